@@ -1,0 +1,6 @@
+"""`python -m monitor` is `newsmon`."""
+import sys
+
+from monitor.cli import main
+
+sys.exit(main())

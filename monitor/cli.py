@@ -1,0 +1,335 @@
+"""The `newsmon` command. Each command parses, calls one function, and renders; nothing else lives here."""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import NoReturn
+
+from monitor import queries, render
+from monitor.config import SiteConfig, check_base_url, find_config, load_config, site_record
+from monitor.errors import BadInput, NewsmonError
+from monitor.store import Store, default_db_url, open_store
+
+DESCRIPTION = "Watch news sites, keep every version of every article, show which words changed."
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, exit status 2: the same as every other bad input."""
+        self.exit(2, f"newsmon: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="newsmon", description=DESCRIPTION)
+    parser.add_argument("--db", metavar="URL", help="SQLAlchemy database URL (default: $NEWSMON_DB, "
+                        "else ~/.local/share/newsmon/newsmon.db)")
+    # The same option after the command too; SUPPRESS keeps a value given before the command.
+    db = Parser(add_help=False)
+    db.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+    # Which changes: the same options for `changes` and `report` (see change_filter).
+    filters = Parser(add_help=False)
+    filters.add_argument("--since", metavar="WHEN", help="a duration back from now (90m, 24h, 7d) or an ISO date")
+    filters.add_argument("--silent", action="store_true", help="only text edits the site did not announce")
+    filters.add_argument("--site", metavar="NAME")
+    filters.add_argument("--edition", metavar="E")
+    filters.add_argument("--kind", choices=queries.CHANGE_KINDS, help="only changes touching this field")
+
+    p = sub.add_parser("crawl", parents=[db], help="discover new articles and re-check the due ones")
+    p.add_argument("spider", help="spider name, e.g. lepetitjournal; with --config, a site of the config")
+    p.add_argument("--config", metavar="FILE", help="take the site's settings from this TOML config")
+    p.add_argument("--base-url", metavar="URL", help="the site's address (default: the spider's own)")
+    p.add_argument("--edition", action="append", dest="editions", metavar="E",
+                   help="only this edition (repeatable; default: every edition linked from the home page)")
+    p.add_argument("--site", metavar="NAME", help="name the site is stored under (default: the spider name)")
+    p.add_argument("--all", action="store_true", help="re-check every tracked article now, due or not")
+    p.add_argument("--no-discovery", action="store_true", help="only re-check known articles")
+    p.add_argument("--front-pages", type=int, metavar="N", help="front pages read per edition (default 3)")
+    p.add_argument("--verbose", action="store_true", help="log Scrapy's progress")
+    p.set_defaults(run=cmd_crawl)
+
+    p = sub.add_parser("articles", parents=[db], help="list tracked articles")
+    p.add_argument("--site", metavar="NAME")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_articles)
+
+    p = sub.add_parser("changes", parents=[db, filters], help="list detected changes, newest first")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_changes)
+
+    p = sub.add_parser("history", parents=[db], help="versions, checks and events of one article")
+    p.add_argument("article", metavar="ARTICLE", help="the site's article id, a URL, or site:id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_history)
+
+    p = sub.add_parser("show", parents=[db], help="one version of an article (the latest by default)")
+    p.add_argument("article", metavar="ARTICLE")
+    p.add_argument("--version", type=int, metavar="N")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_show)
+
+    p = sub.add_parser("diff", parents=[db], help="word diff between two versions of an article")
+    p.add_argument("article", metavar="ARTICLE")
+    p.add_argument("--from", dest="from_version", type=int, metavar="N", help="older version (default: TO - 1)")
+    p.add_argument("--to", dest="to_version", type=int, metavar="M", help="newer version (default: the latest)")
+    p.add_argument("--format", choices=render.DIFF_FORMATS, help="default: term on a terminal, else text")
+    p.set_defaults(run=cmd_diff)
+
+    p = sub.add_parser("daemon", parents=[db], help="crawl the configured sites on a schedule until stopped")
+    p.add_argument("--config", metavar="FILE", help="TOML config (default: ~/.config/newsmon/config.toml if it "
+                   "exists, else lepetitjournal.com with the defaults)")
+    p.add_argument("--log-file", metavar="FILE", help="log here instead of stderr (overrides the config)")
+    p.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="overrides the config")
+    p.set_defaults(run=cmd_daemon)
+
+    p = sub.add_parser("sites", parents=[db], help="the sites of the config and their settings")
+    p.add_argument("--config", metavar="FILE")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_sites)
+
+    p = sub.add_parser("status", parents=[db], help="last crawl runs per site and the next due checks")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_status)
+
+    p = sub.add_parser("schedule", parents=[db], help="which articles are checked next, and why")
+    p.add_argument("--config", metavar="FILE", help="for the sites' policies (default as for daemon)")
+    p.add_argument("--site", metavar="NAME")
+    p.add_argument("--limit", type=int, default=20, metavar="N")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_schedule)
+
+    p = sub.add_parser("report", parents=[db, filters],
+                       help="write a static HTML report of the changes (works offline)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write (created if needed)")
+    p.set_defaults(run=cmd_report)
+
+    p = sub.add_parser("serve", parents=[db], help="serve the report live from the database, with a feed and an API")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8080)
+    p.set_defaults(run=cmd_serve)
+
+    p = sub.add_parser("export", parents=[db], help="every stored version as JSON Lines")
+    p.add_argument("--site", metavar="NAME")
+    p.set_defaults(run=cmd_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except NewsmonError as exc:
+        print(f"newsmon: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `newsmon export | head`: the reader has all it wanted
+        sys.stderr.close()
+        return 0
+
+
+def _read(args: argparse.Namespace, body: Callable[[Store], int | None]) -> int | None:
+    """Run a read-only command: a database that does not exist yet is an error, not created."""
+    store = open_store(args.db, create=False)
+    try:
+        return body(store)
+    finally:
+        store.close()
+
+
+def crawl_site(args: argparse.Namespace) -> tuple[SiteConfig, str | None]:
+    """The site to crawl, from the config file or the command line (options override the file)."""
+    config = load_config(args.config) if args.config else None
+    site = config.site(args.spider) if config else SiteConfig(name=args.site or args.spider, spider=args.spider)
+    if args.base_url:
+        site = replace(site, base_url=check_base_url(args.base_url))
+    if args.editions:
+        site = replace(site, editions=tuple(args.editions))
+    if args.front_pages is not None:
+        if args.front_pages < 1:
+            raise BadInput("--front-pages must be at least 1")
+        site = replace(site, front_pages=args.front_pages)
+    return site, args.db or (config.db if config else None)
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    from monitor.crawling import run_crawl  # Scrapy loads only for crawls
+
+    site, db_url = crawl_site(args)
+    out = render.Output(sys.stdout)
+    summary = run_crawl(site, db_url=db_url, revisit="all" if args.all else "due", discover=not args.no_discovery,
+                        progress=sys.stderr.isatty(), log_level="INFO" if args.verbose else "ERROR")
+    out.print(render.summary_line(summary))
+    if summary.listing_errors:
+        print(f"newsmon: warning: {summary.listing_errors} listing page(s) could not be read, the first: "
+              f"{summary.first_listing_error}", file=sys.stderr)
+    if summary.unreachable:
+        print("newsmon: error: the site never answered; nothing was crawled", file=sys.stderr)
+        return 1
+    if summary.write_errors:
+        print(f"newsmon: error: {summary.write_errors} batch(es) of fetches could not be stored (see the log "
+              "above); those articles are still due", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_articles(args: argparse.Namespace) -> int | None:
+    def body(store: Store) -> None:
+        with store.session() as session:
+            records = queries.list_articles(session, args.site)
+        if args.json:
+            render.write_json(sys.stdout, [r.as_json() for r in records])
+        else:
+            render.articles_table(render.Output(sys.stdout), records)
+    return _read(args, body)
+
+
+def cmd_changes(args: argparse.Namespace) -> int | None:
+    where, _ = change_filter(args)
+
+    def body(store: Store) -> None:
+        with store.session() as session:
+            records = queries.list_changes(session, where)
+        if args.json:
+            render.write_json(sys.stdout, [r.as_json() for r in records])
+        else:
+            render.changes_table(render.Output(sys.stdout), records)
+    return _read(args, body)
+
+
+def cmd_history(args: argparse.Namespace) -> int | None:
+    def body(store: Store) -> None:
+        with store.session() as session:
+            history = queries.article_history(session, queries.resolve_article(session, args.article))
+        if args.json:
+            render.write_json(sys.stdout, history.as_json())
+        else:
+            render.history_view(render.Output(sys.stdout), history)
+    return _read(args, body)
+
+
+def cmd_show(args: argparse.Namespace) -> int | None:
+    def body(store: Store) -> None:
+        with store.session() as session:
+            article = queries.resolve_article(session, args.article)
+            record = queries.version_record(queries.site_name(session, article), article,
+                                            queries.get_version(session, article, args.version))
+        if args.json:
+            render.write_json(sys.stdout, record.as_json())
+        else:
+            render.version_view(render.Output(sys.stdout), record)
+    return _read(args, body)
+
+
+def cmd_diff(args: argparse.Namespace) -> int | None:
+    from monitor.diffing import diff_articles
+
+    def body(store: Store) -> None:
+        with store.session() as session:
+            article = queries.resolve_article(session, args.article)
+            new = queries.get_version(session, article, args.to_version)
+            old = queries.get_version(session, article, args.from_version if args.from_version is not None
+                                      else max(new.number - 1, 1))
+            diffs = diff_articles(old, new)
+        out = render.Output(sys.stdout)
+        fmt = args.format or ("term" if out.is_terminal else "text")
+        rendered = render.RENDER_DIFF[fmt](diffs)
+        if fmt == "json":
+            render.write_json(sys.stdout, {"article_id": article.key, "from_version": old.number,
+                                           "to_version": new.number, "fields": rendered})
+        else:
+            out.print(rendered)
+    return _read(args, body)
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    from monitor.daemon import configure_logging, run_daemon  # Scrapy and APScheduler load only here
+
+    config = find_config(args.config)
+    configure_logging(args.log_level or config.log_level, args.log_file or config.log_file)
+    run_daemon(config, args.db or config.db or default_db_url())
+    return 0
+
+
+def cmd_sites(args: argparse.Namespace) -> int:
+    config = find_config(args.config)
+    records = [site_record(site) for site in config.sites]
+    if args.json:
+        render.write_json(sys.stdout, records)
+    else:
+        render.sites_table(render.Output(sys.stdout), records, config.path)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int | None:
+    def body(store: Store) -> None:
+        with store.session() as session:
+            runs = queries.recent_runs(session)
+            overdue, due = queries.due_articles(session, {}, limit=10)
+        if args.json:
+            render.write_json(sys.stdout, {"runs": [r.as_json() for r in runs], "due_now": overdue,
+                                           "next_checks": [d.as_json() for d in due]})
+        else:
+            render.status_view(render.Output(sys.stdout), runs, overdue, due)
+    return _read(args, body)
+
+
+def cmd_schedule(args: argparse.Namespace) -> int | None:
+    config = find_config(args.config)
+    policies = {site.name: site.policy for site in config.sites}
+
+    def body(store: Store) -> None:
+        with store.session() as session:
+            overdue, due = queries.due_articles(session, policies, limit=args.limit, site=args.site)
+        if args.json:
+            render.write_json(sys.stdout, {"due_now": overdue, "next_checks": [d.as_json() for d in due]})
+        else:
+            render.schedule_table(render.Output(sys.stdout), overdue, due)
+    return _read(args, body)
+
+
+def change_filter(args: argparse.Namespace) -> tuple[queries.ChangeFilter, str]:
+    """The filter the options ask for, and a short description of it."""
+    where = queries.ChangeFilter(since=queries.parse_since(args.since) if args.since else None, site=args.site,
+                                 edition=args.edition, kind=args.kind, silent_only=args.silent)
+    said = [f"since {args.since}" if args.since else "", f"site {args.site}" if args.site else "",
+            f"edition {args.edition}" if args.edition else "", f"{args.kind} changes" if args.kind else "",
+            "silent edits only" if args.silent else ""]
+    return where, ", ".join(s for s in said if s)
+
+
+def cmd_report(args: argparse.Namespace) -> int | None:
+    from monitor.report import write_report
+
+    where, label = change_filter(args)
+
+    def body(store: Store) -> None:
+        summary = write_report(store, Path(args.out), where, filters_label=label)
+        print(f"{summary.changes} change(s) of {summary.articles} article(s): {summary.out / 'index.html'}")
+    return _read(args, body)
+
+
+def cmd_serve(args: argparse.Namespace) -> int | None:
+    from monitor.webapp import make_app_server
+
+    def body(store: Store) -> None:
+        try:
+            server = make_app_server(store, args.host, args.port)
+        except OSError as exc:
+            raise BadInput(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+        print(f"newsmon: serving http://{args.host}:{server.server_port}/ (Ctrl-C to stop)", flush=True)
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+    return _read(args, body)
+
+
+def cmd_export(args: argparse.Namespace) -> int | None:
+    def body(store: Store) -> None:
+        with store.session() as session:
+            render.write_json_lines(sys.stdout, queries.export_versions(session, args.site))
+    return _read(args, body)

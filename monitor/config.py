@@ -1,0 +1,265 @@
+"""The TOML config of the daemon (and of `newsmon crawl --config`): which sites, how often, how politely.
+
+Everything is checked when the file is read, before anything starts: an unknown key, a wrong type or a
+bad duration stops with one message naming the file and the key. Example (every key optional except
+the sites' own tables; values shown are the defaults):
+
+    db = "sqlite:///~/.local/share/newsmon/newsmon.db"   # else --db, else $NEWSMON_DB, else this
+    log_level = "INFO"
+    log_file = "/var/log/newsmon.log"                    # default: stderr
+    tick = "1m"                # how often the daemon looks for due revisits
+    crawl_timeout = "30m"      # a crawl running longer is stopped
+    shutdown_timeout = "20s"   # on SIGTERM, how long in-flight crawls may take to finish
+
+    [sites.lepetitjournal]
+    spider = "lepetitjournal"              # default: the site's name
+    base_url = "https://lepetitjournal.com"
+    editions = ["cambodge", "bangkok"]     # default: every edition linked from the home page
+    front_pages = 3
+    discovery_interval = "30m"
+    jitter = "30s"
+    confirm_delay = "5s"                   # before a suspicious page is fetched again (monitor/confirmation.py)
+
+    [sites.lepetitjournal.policy]          # see monitor/policy.py for the reasoning
+    tiers = [["6h", "15m"], ["1d", "1h"], ["7d", "6h"], ["30d", "1d"]]
+    error_retry = "10m"
+    listed_every = "3h"
+    listed_memory = "1d"
+
+    [sites.lepetitjournal.politeness]
+    concurrency = 2                        # requests in flight to the site
+    download_delay = "250ms"
+    robots_txt = true
+    user_agent = "newsmon/0.1 (+https://github.com/newsmon/newsmon; news edit monitor)"
+    max_requests = 5000                    # article pages per crawl
+    timeout = "30s"                        # per request
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from monitor.durations import format_duration, parse_duration
+from monitor.errors import BadInput
+from monitor.policy import RevisitPolicy, Tier
+
+T = TypeVar("T")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class Politeness:
+    concurrency: int = 2
+    download_delay: timedelta = timedelta(milliseconds=250)
+    robots_txt: bool = True
+    user_agent: str | None = None        # None: monitor/settings.py's USER_AGENT
+    max_requests: int = 5000
+    timeout: timedelta = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    name: str
+    spider: str
+    base_url: str | None = None
+    editions: tuple[str, ...] = ()
+    front_pages: int = 3
+    discovery_interval: timedelta = timedelta(minutes=30)
+    jitter: timedelta = timedelta(seconds=30)
+    confirm_delay: timedelta = timedelta(seconds=5)  # between a suspicious fetch and its confirmation
+    policy: RevisitPolicy = field(default_factory=RevisitPolicy)
+    politeness: Politeness | None = None  # None: the defaults, with local hosts exempt (monitor/settings.py)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    db: str | None = None
+    log_level: str = "INFO"
+    log_file: str | None = None
+    tick: timedelta = timedelta(minutes=1)
+    crawl_timeout: timedelta = timedelta(minutes=30)
+    shutdown_timeout: timedelta = timedelta(seconds=20)
+    sites: tuple[SiteConfig, ...] = ()
+
+    def site(self, name: str) -> SiteConfig:
+        for site in self.sites:
+            if site.name == name:
+                return site
+        raise BadInput(f"{self.path}: no site named {name!r} (sites: {', '.join(s.name for s in self.sites)})")
+
+
+class _Table:
+    """Typed reads from one TOML table, remembering which keys were used so that typos are caught."""
+
+    def __init__(self, data: Mapping[str, Any], where: str, path: Path):
+        self.data, self.where, self.path, self.used = data, where, path, set()
+
+    def fail(self, key: str, message: str) -> BadInput:
+        return BadInput(f"{self.path}: {self.where}{key}: {message}")
+
+    def get(self, key: str, kind: type[T], default: T, what: str) -> T:
+        self.used.add(key)
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(key, f"must be {what}, not {value!r}")
+        return value
+
+    def duration(self, key: str, default: timedelta, *, positive: bool = True) -> timedelta:
+        self.used.add(key)
+        if key not in self.data:
+            return default
+        value = parse_duration(self.data[key])
+        if value is None or (positive and value <= timedelta(0)):
+            raise self.fail(key, f'must be a duration like "90s", "15m", "6h", "7d", not {self.data[key]!r}')
+        return value
+
+    def table(self, key: str) -> _Table | None:
+        value = self.get(key, dict, None, "a table")  # type: ignore[arg-type]
+        return _Table(value, f"{self.where}{key}.", self.path) if value is not None else None
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.fail(unknown[0], "unknown key")
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "newsmon" / "config.toml"
+
+
+def find_config(path: str | None) -> Config:
+    """The config named, else the user's (~/.config/newsmon/config.toml) if there is one, else the
+    built-in one: lepetitjournal.com with every default."""
+    if path:
+        return load_config(path)
+    if default_config_path().exists():
+        return load_config(default_config_path())
+    return Config(path=None, sites=(SiteConfig(name="lepetitjournal", spider="lepetitjournal"),))
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read config file {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(data, path)
+
+
+def parse_config(data: Mapping[str, Any], path: Path) -> Config:
+    top = _Table(data, "", path)
+    log_level = top.get("log_level", str, "INFO", "a string").upper()
+    if log_level not in LOG_LEVELS:
+        raise top.fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}")
+    sites_table = top.table("sites")
+    if sites_table is None or not sites_table.data:
+        raise top.fail("sites", "at least one [sites.NAME] table is needed")
+    sites = tuple(_site(name, sites_table.table(name), path) for name in sites_table.data)  # type: ignore[arg-type]
+    config = Config(path=path, db=top.get("db", str, None, "a database URL"),  # type: ignore[arg-type]
+                    log_level=log_level, log_file=top.get("log_file", str, None, "a path"),  # type: ignore[arg-type]
+                    tick=top.duration("tick", Config.tick),
+                    crawl_timeout=top.duration("crawl_timeout", Config.crawl_timeout),
+                    shutdown_timeout=top.duration("shutdown_timeout", Config.shutdown_timeout), sites=sites)
+    top.done()
+    return config
+
+
+def check_base_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadInput(f"--base-url must be an http(s) URL with a host, not {url!r}")
+    return url.rstrip("/")
+
+
+def _site(name: str, t: _Table, path: Path) -> SiteConfig:
+    base_url = t.get("base_url", str, None, "a URL")  # type: ignore[arg-type]
+    if base_url is not None:
+        try:
+            base_url = check_base_url(base_url)
+        except BadInput:
+            raise t.fail("base_url", f"must be an http(s) URL with a host, not {base_url!r}") from None
+    editions = t.get("editions", list, [], "a list of edition names")
+    if not all(isinstance(e, str) and e for e in editions):
+        raise t.fail("editions", "must be a list of edition names (strings)")
+    front_pages = t.get("front_pages", int, 3, "an integer")
+    if front_pages < 1:
+        raise t.fail("front_pages", "must be at least 1")
+    policy_table, politeness_table = t.table("policy"), t.table("politeness")
+    site = SiteConfig(
+        name=name, spider=t.get("spider", str, name, "a spider name"), base_url=base_url, editions=tuple(editions),
+        front_pages=front_pages, discovery_interval=t.duration("discovery_interval", SiteConfig.discovery_interval),
+        jitter=t.duration("jitter", SiteConfig.jitter, positive=False),
+        confirm_delay=t.duration("confirm_delay", SiteConfig.confirm_delay, positive=False),
+        policy=_policy(policy_table) if policy_table else RevisitPolicy(),
+        politeness=_politeness(politeness_table) if politeness_table else None)
+    t.done()
+    return site
+
+
+def _policy(t: _Table) -> RevisitPolicy:
+    default = RevisitPolicy()
+    tiers: tuple[Tier, ...] = tuple(default.tiers)
+    if "tiers" in t.data:
+        raw = t.get("tiers", list, [], "a list of [until, every] pairs")
+        parsed = [(parse_duration(p[0]), parse_duration(p[1])) if isinstance(p, list) and len(p) == 2 else (None, None)
+                  for p in raw]
+        if not parsed or any(u is None or e is None or e <= timedelta(0) for u, e in parsed):
+            raise t.fail("tiers", 'must be a list of [until, every] duration pairs, e.g. [["6h", "15m"], ["1d", "1h"]]')
+        if any(a[0] >= b[0] for a, b in zip(parsed, parsed[1:])):  # type: ignore[operator]
+            raise t.fail("tiers", "the `until` durations must grow from one tier to the next")
+        tiers = tuple(Tier(u, e) for u, e in parsed)  # type: ignore[arg-type]
+    policy = RevisitPolicy(tiers=tiers, error_retry=t.duration("error_retry", default.error_retry),
+                           listed_every=t.duration("listed_every", default.listed_every),
+                           listed_memory=t.duration("listed_memory", default.listed_memory))
+    t.done()
+    return policy
+
+
+def _politeness(t: _Table) -> Politeness:
+    default = Politeness()
+    politeness = Politeness(
+        concurrency=t.get("concurrency", int, default.concurrency, "an integer"),
+        download_delay=t.duration("download_delay", default.download_delay, positive=False),
+        robots_txt=t.get("robots_txt", bool, default.robots_txt, "true or false"),
+        user_agent=t.get("user_agent", str, None, "a string"),  # type: ignore[arg-type]
+        max_requests=t.get("max_requests", int, default.max_requests, "an integer"),
+        timeout=t.duration("timeout", default.timeout))
+    if politeness.concurrency < 1:
+        raise t.fail("concurrency", "must be at least 1")
+    if politeness.max_requests < 1:
+        raise t.fail("max_requests", "must be at least 1")
+    t.done()
+    return politeness
+
+
+def site_record(site: SiteConfig) -> dict[str, Any]:
+    """A site's effective settings, durations written as in the config (`newsmon sites --json`)."""
+    policy, politeness = site.policy, site.politeness
+    return {
+        "name": site.name, "spider": site.spider, "base_url": site.base_url, "editions": list(site.editions),
+        "front_pages": site.front_pages, "discovery_interval": format_duration(site.discovery_interval),
+        "jitter": format_duration(site.jitter), "confirm_delay": format_duration(site.confirm_delay),
+        "policy": {"tiers": [[format_duration(t.until), format_duration(t.every)] for t in policy.tiers],
+                   "error_retry": format_duration(policy.error_retry),
+                   "listed_every": format_duration(policy.listed_every),
+                   "listed_memory": format_duration(policy.listed_memory)},
+        "politeness": None if politeness is None else {
+            "concurrency": politeness.concurrency, "download_delay": format_duration(politeness.download_delay),
+            "robots_txt": politeness.robots_txt, "user_agent": politeness.user_agent,
+            "max_requests": politeness.max_requests, "timeout": format_duration(politeness.timeout)},
+    }

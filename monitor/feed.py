@@ -1,0 +1,63 @@
+"""An Atom feed (RFC 4287) of changes: one entry per change, with what changed and the diff itself.
+
+Built with ElementTree, so every value is escaped as XML text; the entry content is HTML made from
+escaped extracted text (monitor/pages.py), escaped once more as the feed's text.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from urllib.parse import urljoin
+from xml.etree import ElementTree as ET
+
+from monitor.diffing import FieldDiff
+from monitor.pages import FIELD_LABELS, inline_diff_html
+from monitor.queries import ChangeRecord
+
+ATOM = "http://www.w3.org/2005/Atom"
+ET.register_namespace("", ATOM)
+
+
+def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    el = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+    if text is not None:
+        el.text = text
+    return el
+
+
+def entry_title(change: ChangeRecord) -> str:
+    kind = "dates only" if not change.text_changed else "announced edit" if change.announced else "silent edit"
+    fields = ", ".join(FIELD_LABELS.get(f, f) for f in change.fields)
+    return f"[{kind}] {change.title} ({fields})"
+
+
+def entry_summary(change: ChangeRecord) -> str:
+    return (f"v{change.from_version} → v{change.to_version} of {change.site}:{change.article_id} "
+            f"({change.edition or 'no edition'}): +{change.added_words} −{change.removed_words} words in "
+            f"{', '.join(FIELD_LABELS.get(f, f) for f in change.fields)}")
+
+
+def atom_feed(changes: Sequence[ChangeRecord], diffs_of: Callable[[ChangeRecord], list[FieldDiff]], *,
+              feed_id: str, base_url: str, article_link: Callable[[str, str], str], self_link: str) -> bytes:
+    """`base_url` makes links absolute for feed readers (empty: links stay relative to the feed's own
+    location, as in a static report); `article_link(site, id)` is relative to it."""
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    _el(feed, "id", feed_id)
+    _el(feed, "title", "newsmon: edits to published articles")
+    updated = changes[0].detected_at if changes else datetime.now(UTC).isoformat()
+    _el(feed, "updated", updated)
+    _el(feed, "link", rel="self", href=urljoin(base_url, self_link))
+    _el(_el(feed, "author"), "name", "newsmon")
+    _el(feed, "generator", "newsmon")
+    for change in changes:
+        entry = _el(feed, "entry")
+        _el(entry, "id", f"urn:newsmon:change:{change.site}:{change.article_id}:{change.to_version}")
+        _el(entry, "title", entry_title(change))
+        _el(entry, "updated", change.detected_at)
+        page = urljoin(base_url, article_link(change.site, change.article_id)) + f"#v{change.to_version}"
+        _el(entry, "link", rel="alternate", type="text/html", href=page)
+        _el(entry, "summary", entry_summary(change))
+        _el(entry, "content", inline_diff_html(diffs_of(change)), type="html")
+        for field in change.fields:
+            _el(entry, "category", term=field)
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,158 @@
+"""Which article pages a crawl fetches: new ones found by discovery, plus the known ones that are due.
+
+A spider middleware, so the spider stays a fetcher: at the start it asks the spider for a request per
+due article (`spider.article_request`), then it filters what discovery yields. A known article found by
+discovery is fetched again only when it is due, was gone (it reappeared in the listings), or its
+sitemap `lastmod` is newer than the last check. Each article is fetched at most once per crawl, whatever
+URL (old slug, cache-busting query) discovery found it under. Known articles that a front page or feed
+still features are remembered as listed (see monitor/policy.py) when the crawl ends.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
+from sqlalchemy import func, select
+
+from monitor.errors import BadInput
+from monitor.ingest import record_listings
+from monitor.models import Article, Site, Version
+from monitor.policy import RevisitPolicy
+from monitor.pipeline import crawler_store
+from monitor.store import Store
+from monitor.versioning import Baseline
+
+REVISIT_MODES = ("due", "all", "none")
+logger = logging.getLogger(__name__)
+_LOADING = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class KnownArticle:
+    url: str
+    status: str
+    last_checked_at: datetime | None
+    next_check_at: datetime | None
+    etag: str | None
+    last_modified: str | None
+    baseline: Baseline | None     # of its latest version; None before the first one
+
+    def conditional_headers(self) -> dict[str, str]:
+        """Validators of the last full fetch: an unchanged page then answers 304, with no body to parse."""
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
+
+def load_known(store: Store, site: str) -> dict[str, KnownArticle]:
+    """Every article of the site with what a crawl needs of it, in one query."""
+    latest = (select(Version.article_id, func.max(Version.number).label("number"))
+              .group_by(Version.article_id).subquery())
+    query = (select(Article.key, Article.url, Article.status, Article.last_checked_at, Article.next_check_at,
+                    Article.etag, Article.last_modified, Version.body_words, Version.lead != "",
+                    Version.author != "", Version.captions, Version.id)
+             .join(Site, Site.id == Article.site_id)
+             .outerjoin(latest, latest.c.article_id == Article.id)
+             .outerjoin(Version, (Version.article_id == Article.id) & (Version.number == latest.c.number))
+             .where(Site.name == site))
+    with store.session() as session:
+        return {key: KnownArticle(url, status, checked, due, etag, modified,
+                                  Baseline(status, words, bool(lead), bool(author), bool(captions))
+                                  if version_id is not None else None)
+                for key, url, status, checked, due, etag, modified, words, lead, author, captions, version_id
+                in session.execute(query)}
+
+
+def known_articles(crawler: Crawler) -> dict[str, KnownArticle]:
+    """The site's known articles, read once per crawl and shared by the frontier and the confirmation
+    middleware (both ask from worker threads)."""
+    with _LOADING:
+        known = getattr(crawler, "newsmon_known", None)
+        if known is None:
+            known = crawler.newsmon_known = load_known(crawler_store(crawler), crawler.spider.site)  # type: ignore[attr-defined]
+    return known
+
+
+def is_due(article: KnownArticle, mode: str, now: datetime) -> bool:
+    if mode == "all":
+        return True
+    return mode == "due" and article.next_check_at is not None and article.next_check_at <= now
+
+
+class Frontier(BaseSpiderMiddleware):
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        self.mode = crawler.settings.get("NEWSMON_REVISIT")
+        if self.mode not in REVISIT_MODES:
+            raise BadInput(f"NEWSMON_REVISIT must be one of {', '.join(REVISIT_MODES)}, not {self.mode!r}")
+        self.policy: RevisitPolicy = crawler.settings.get("NEWSMON_POLICY") or RevisitPolicy()
+        self.known: dict[str, KnownArticle] = {}
+        self.requested: set[str] = set()
+        self.budget = crawler.settings.getint("NEWSMON_MAX_REQUESTS")  # article pages per crawl, at most
+        self.ahead = crawler.settings.getfloat("NEWSMON_DUE_AHEAD")
+        self.listed: set[str] = set()
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        spider = self.crawler.spider
+        self.known = await asyncio.to_thread(known_articles, self.crawler)
+        # "Due" looks ahead by NEWSMON_DUE_AHEAD: an article due before the next crawl could reach it is
+        # fetched now, so that checks meet their deadlines rather than overshoot them.
+        now = datetime.now(UTC) + timedelta(seconds=self.ahead)
+        # Due revisits first, oldest deadline first: if the crawl is cut short, the most overdue were done.
+        due = sorted((a.next_check_at or now, key) for key, a in self.known.items() if is_due(a, self.mode, now))
+        for _, key in due[:self.budget]:
+            known = self.known[key]
+            if request := spider.article_request(known.url, revisit=True, headers=known.conditional_headers()):
+                self.requested.add(key)
+                yield request
+        if len(due) > self.budget:
+            logger.warning("%d due article(s) left for the next crawl: NEWSMON_MAX_REQUESTS is %d",
+                           len(due) - self.budget, self.budget)
+        async for item in start:
+            if (item := self._get_processed(item, None)) is not None:
+                yield item
+
+    def get_processed_request(self, request: Request, response: Response | None) -> Request | None:
+        key = request.meta.get("article_key")
+        if key is None or request.meta.get("revisit"):
+            return request
+        if request.meta.get("listed"):
+            self.listed.add(key)  # new ones too: they are stored by the time the crawl ends
+        if key in self.requested or len(self.requested) >= self.budget:
+            return None
+        known = self.known.get(key)
+        if known is not None and not self.wanted_again(known, request):
+            return None
+        self.requested.add(key)
+        return request
+
+    async def spider_closed(self) -> None:
+        if self.listed:
+            await asyncio.to_thread(self._record_listings, self.crawler.spider.site, self.listed)
+
+    def _record_listings(self, site: str, keys: set[str]) -> None:
+        with crawler_store(self.crawler).session() as session:
+            site_id = session.scalar(select(Site.id).where(Site.name == site))
+            if site_id is not None:
+                record_listings(session, site_id, keys, datetime.now(UTC), self.policy)
+
+    def wanted_again(self, known: KnownArticle, request: Request) -> bool:
+        if known.status == "gone":
+            return True
+        lastmod: datetime | None = request.meta.get("lastmod")
+        if lastmod is not None and (known.last_checked_at is None or lastmod > known.last_checked_at):
+            return True
+        return is_due(known, self.mode, datetime.now(UTC) + timedelta(seconds=self.ahead))

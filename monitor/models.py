@@ -1,0 +1,200 @@
+"""The database schema, as SQLAlchemy models. Migrations in monitor/migrations/ create and evolve it.
+
+Every table is append-only except `articles` (current state of each tracked article). Unique constraints
+make repeated or concurrent runs harmless: one article per (site, key), one version per (article, number),
+one change per version.
+"""
+from __future__ import annotations
+
+import zlib
+from datetime import UTC, datetime
+
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+                        TypeDecorator, UniqueConstraint)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite has no time zones: store naive UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; newsmon keeps UTC-aware times")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime}
+
+
+class Site(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    spider: Mapped[str] = mapped_column(String(100))
+    base_url: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+
+
+class Article(Base):
+    __tablename__ = "articles"
+    __table_args__ = (UniqueConstraint("site_id", "key"), Index("ix_articles_due", "site_id", "next_check_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    key: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(2000))
+    edition: Mapped[str | None] = mapped_column(String(100))
+    section: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(10), default="live")   # live | gone
+    published_iso: Mapped[str | None] = mapped_column("published", String(40))   # as declared
+    date_precision: Mapped[str | None] = mapped_column(String(10))                # of published: day | minute
+    first_seen_at: Mapped[datetime]
+    last_checked_at: Mapped[datetime | None]
+    last_changed_at: Mapped[datetime | None]
+    next_check_at: Mapped[datetime | None]                             # None: no more scheduled re-checks
+    listed_at: Mapped[datetime | None]                                 # last seen on a front page or feed
+    etag: Mapped[str | None] = mapped_column(String(200))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+
+    site: Mapped[Site] = relationship()
+
+
+class ArticleUrl(Base):
+    """Every URL an article was seen at: the slug follows the title, old links redirect."""
+
+    __tablename__ = "article_urls"
+    __table_args__ = (UniqueConstraint("article_id", "url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))
+    url: Mapped[str] = mapped_column(String(2000), index=True)
+    first_seen_at: Mapped[datetime]
+
+
+class Version(Base):
+    """One row per distinct content of an article, with the raw page it was read from."""
+
+    __tablename__ = "versions"
+    __table_args__ = (UniqueConstraint("article_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))
+    number: Mapped[int] = mapped_column(Integer)                  # 1, 2, 3... per article
+    fetched_at: Mapped[datetime]
+    url: Mapped[str] = mapped_column(String(2000))
+    edition: Mapped[str | None] = mapped_column(String(100))
+    section: Mapped[str | None] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(Text)
+    lead: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(Text)
+    # The declared dates keep the offset the site gave them (the edition's zone), hence ISO strings.
+    published_iso: Mapped[str | None] = mapped_column("published", String(40))
+    updated_iso: Mapped[str | None] = mapped_column("updated", String(40))
+    date_precision: Mapped[str] = mapped_column(String(10))     # day | minute
+    body: Mapped[list[str]] = mapped_column(JSON)
+    captions: Mapped[list[str]] = mapped_column(JSON)
+    text_hash: Mapped[str] = mapped_column(String(64))          # of the comparison form of the text fields
+    extracted_hash: Mapped[str | None] = mapped_column(String(64))  # of the text fields exactly as extracted
+    body_words: Mapped[int | None] = mapped_column(Integer)        # a sudden drop is confirmed before stored
+    raw_size: Mapped[int | None] = mapped_column(Integer)          # bytes of the page; what a 304 saves
+    dates_key: Mapped[str] = mapped_column(String(100))         # the declared dates, exactly
+    metadata_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    extractor: Mapped[str] = mapped_column(String(100))
+    http_status: Mapped[int] = mapped_column(Integer)
+    raw_html: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # zlib-compressed page as fetched
+    raw_encoding: Mapped[str] = mapped_column(String(40))
+
+    @property
+    def published(self) -> datetime | None:
+        return from_iso(self.published_iso)
+
+    @property
+    def updated(self) -> datetime | None:
+        return from_iso(self.updated_iso)
+
+    @property
+    def page(self) -> bytes:
+        """The page as fetched."""
+        return zlib.decompress(self.raw_html)
+
+
+def to_iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def from_iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class Check(Base):
+    """Every fetch of an article and what came of it."""
+
+    __tablename__ = "checks"
+    __table_args__ = (Index("ix_checks_article_time", "article_id", "checked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))
+    checked_at: Mapped[datetime]
+    url: Mapped[str] = mapped_column(String(2000))
+    http_status: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(20))   # new | unchanged | changed | metadata | error | gone
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"))
+    error: Mapped[str | None] = mapped_column(Text)
+    bytes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Change(Base):
+    """From one version of an article to the next."""
+
+    __tablename__ = "changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))
+    from_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    to_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), unique=True)
+    detected_at: Mapped[datetime] = mapped_column(index=True)
+    fields: Mapped[list[str]] = mapped_column(JSON)
+    text_changed: Mapped[bool] = mapped_column(Boolean)
+    announced: Mapped[bool] = mapped_column(Boolean)
+    added_words: Mapped[int] = mapped_column(Integer)
+    removed_words: Mapped[int] = mapped_column(Integer)
+
+
+class CrawlRun(Base):
+    """One crawl of one site: by the daemon (discovery or revisits) or from the command line."""
+
+    __tablename__ = "crawl_runs"
+    __table_args__ = (Index("ix_crawl_runs_site_time", "site_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    kind: Mapped[str] = mapped_column(String(20))        # discovery | revisit | crawl
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str] = mapped_column(String(20))     # running | ok | failed | interrupted
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Event(Base):
+    """Things that happen to an article besides its text: gone, republished, moved to a new URL."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_article_time", "article_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(20))      # gone | republished | moved
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,42 @@
+"""The comparison form of article text: two texts a reader would call the same compare equal.
+
+Only comparisons use this form; versions store the text as published. What does not count as an edit:
+Unicode composition and compatibility forms, curly vs straight quotes and apostrophes, dash variants,
+no-break and thin spaces (U+00A0, U+202F, U+2009...) vs plain spaces, doubled spaces, the spacing French
+typography puts around « » : ; ! ? %, soft hyphens and zero-width characters.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Sequence
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+_CHAR_MAP = str.maketrans({
+    "\u2019": "'", "\u2018": "'", "\u201b": "'", "\u2032": "'", "\u02bc": "'", "`": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+})
+_SPACE = re.compile(r"\s+")
+# French puts a (thin) space before : ; ! ? % » and after «; English puts none. Neither is an edit.
+_SPACE_BEFORE = re.compile(r" (?=[:;!?%»])")
+_SPACE_AFTER = re.compile(r"(?<=«) ")
+
+
+def comparison_form(text: str) -> str:
+    """Idempotent: comparison_form(comparison_form(t)) == comparison_form(t)."""
+    text = unicodedata.normalize("NFKC", text.translate(_INVISIBLE)).translate(_CHAR_MAP)
+    text = _SPACE.sub(" ", text).strip()
+    return _SPACE_AFTER.sub("", _SPACE_BEFORE.sub("", text))
+
+
+def comparison_list(texts: Sequence[str]) -> list[str]:
+    """Comparison forms of a list of blocks; blocks that are empty once compared are dropped."""
+    return [form for form in map(comparison_form, texts) if form]
+
+
+def digest(value: object) -> str:
+    """A stable hash of JSON-able data, for equality checks in the database."""
+    return hashlib.sha256(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()

@@ -1,0 +1,176 @@
+"""Renderers for the terminal, plain text and JSON, of the records in monitor/queries.py and of diffs.
+
+On a terminal: colours and tables (rich). Otherwise: plain lines that grep and cut can read. Diffs in
+plain text use wdiff's markers, [-removed-] and {+added+}, so they survive copy and paste.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from monitor.diffing import DELETE, INSERT, FieldDiff
+from monitor.queries import ArticleRecord, ChangeRecord, DueRecord, History, RunRecord, VersionRecord
+
+if TYPE_CHECKING:  # importing Scrapy costs half a second that read-only commands need not pay
+    from monitor.crawling import CrawlSummary
+
+DIFF_FORMATS = ("term", "text", "json")
+
+
+def write_json(out: TextIO, value: Any) -> None:
+    out.write(json.dumps(value, ensure_ascii=False, indent=1) + "\n")
+
+
+def write_json_lines(out: TextIO, records: Iterable[Any]) -> None:
+    for record in records:
+        out.write(json.dumps(record.as_json(), ensure_ascii=False) + "\n")
+
+
+# ---------------------------------------------------------------- diffs
+
+def diff_as_json(diffs: Sequence[FieldDiff]) -> list[dict]:
+    return [{"field": d.field, "added_words": d.added_words, "removed_words": d.removed_words,
+             "segments": [{"op": s.op, "text": s.text} for s in d.segments]} for d in diffs]
+
+
+def diff_as_text(diffs: Sequence[FieldDiff]) -> str:
+    blocks = []
+    for d in diffs:
+        marked = "".join(f"[-{s.text}-]" if s.op == DELETE else f"{{+{s.text}+}}" if s.op == INSERT else s.text
+                         for s in d.segments)
+        blocks.append(f"== {d.field} (+{d.added_words} -{d.removed_words} words)\n{marked}")
+    return "\n\n".join(blocks) + "\n" if blocks else "no text change\n"
+
+
+def diff_as_rich(diffs: Sequence[FieldDiff]) -> Text:
+    # Insertions and deletions differ by more than colour: underline and strike-through.
+    out = Text()
+    for i, d in enumerate(diffs):
+        if i:
+            out.append("\n\n")
+        out.append(f"{d.field}", style="bold")
+        out.append(f"  +{d.added_words} -{d.removed_words} words\n", style="dim")
+        for s in d.segments:
+            style = "red strike" if s.op == DELETE else "green underline" if s.op == INSERT else ""
+            out.append(s.text, style=style)
+    return out if diffs else Text("no text change")
+
+
+# ---------------------------------------------------------------- listings
+
+class Output:
+    """Where a command writes: a table on a terminal, plain tab-separated lines otherwise."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.console = Console(file=stream, highlight=False, soft_wrap=not stream.isatty())
+        self.is_terminal = self.console.is_terminal
+
+    def table(self, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+        rows = [["" if v is None else str(v) for v in row] for row in rows]
+        if self.is_terminal:
+            table = Table(*columns, header_style="bold")
+            for row in rows:
+                table.add_row(*row)
+            self.console.print(table)
+        else:
+            for row in rows:
+                self.stream.write("\t".join(row) + "\n")
+
+    def print(self, renderable: object) -> None:
+        if isinstance(renderable, str) and not self.is_terminal:
+            self.stream.write(renderable if renderable.endswith("\n") else renderable + "\n")
+        else:
+            self.console.print(renderable)
+
+
+def articles_table(out: Output, records: Sequence[ArticleRecord]) -> None:
+    out.table(("site", "id", "status", "versions", "edition", "published", "title"),
+              ((r.site, r.article_id, r.status, r.versions, r.edition, r.published, r.title) for r in records))
+
+
+def changes_table(out: Output, records: Sequence[ChangeRecord]) -> None:
+    out.table(("detected", "site", "id", "versions", "kind", "fields", "words", "title"),
+              ((r.detected_at, r.site, r.article_id, f"{r.from_version}→{r.to_version}", change_kind(r),
+                ",".join(r.fields), f"+{r.added_words} -{r.removed_words}", r.title) for r in records))
+
+
+def change_kind(record: ChangeRecord) -> str:
+    if not record.text_changed:
+        return "dates only"
+    return "announced" if record.announced else "silent"
+
+
+def history_view(out: Output, history: History) -> None:
+    out.print(f"{history.site}:{history.article_id} ({history.status}) {history.url}")
+    for url in history.urls:
+        if url != history.url:
+            out.print(f"  also at {url}")
+    out.table(("version", "fetched", "declared update", "change", "words", "title"),
+              ((v.version, v.fetched_at, v.updated,
+                "first" if v.version == 1 else ("dates only" if v.metadata_only else
+                                                f"{'announced' if v.announced else 'silent'}: {','.join(v.fields)}"),
+                f"+{v.added_words} -{v.removed_words}" if v.version > 1 else "", v.title) for v in history.versions))
+    out.table(("at", "what", "outcome", "http", "version", "error"),
+              ((e.at, e.kind, e.outcome, e.http_status, e.version, e.error) for e in history.timeline))
+
+
+def version_view(out: Output, record: VersionRecord) -> None:
+    dates = f"published {record.published or '?'}" + (f", updated {record.updated}" if record.updated else "")
+    lines = [f"{record.site}:{record.article_id} version {record.version} (fetched {record.fetched_at})",
+             record.url, "", record.title, f"{record.author} · {dates}", "", record.lead, "",
+             *[p + "\n" for p in record.body]]
+    lines += [f"[image] {c}" for c in record.captions]
+    out.print("\n".join(lines))
+
+
+def summary_line(summary: CrawlSummary) -> str:
+    """One crawl in one line: the command's summary and the daemon's log line."""
+    o = summary.outcomes
+    line = (f"{summary.site}: checked {summary.checked} · new {o.get('new', 0)} · changed {o.get('changed', 0)}"
+            f" · dates only {o.get('metadata', 0)} · unchanged {o.get('unchanged', 0)} · gone {o.get('gone', 0)}"
+            f" · errors {o.get('error', 0)}")
+    if o.get("suspect"):
+        line += f" · held for confirmation {o['suspect']}"
+    if o.get("retried"):
+        line += f" · broken pages fetched again {o['retried']}"
+    if summary.listing_errors:
+        line += f" · listing errors {summary.listing_errors}"
+    line += f" · {summary.bytes / 1e6:.1f} MB"
+    if summary.not_modified:
+        line += f" ({summary.not_modified} not modified, {summary.saved_bytes / 1e6:.1f} MB saved)"
+    return f"{line} in {summary.seconds:.1f} s"
+
+
+RENDER_DIFF: dict[str, Callable[[Sequence[FieldDiff]], object]] = {
+    "term": diff_as_rich, "text": diff_as_text, "json": diff_as_json}
+
+
+def sites_table(out: Output, records: Sequence[dict], path: object) -> None:
+    out.print(f"config: {path or 'built-in defaults'}")
+    out.table(("site", "spider", "base url", "editions", "discovery", "revisit tiers (until: every)"),
+              ((r["name"], r["spider"], r["base_url"] or "(spider default)", ",".join(r["editions"]) or "all",
+                f"every {r['discovery_interval']}",
+                " · ".join(f"{u}: {e}" for u, e in r["policy"]["tiers"])) for r in records))
+
+
+def status_view(out: Output, runs: Sequence[RunRecord], due_now: int, due: Sequence[DueRecord]) -> None:
+    out.table(("site", "kind", "started", "finished", "outcome", "counts", "error"),
+              ((r.site, r.kind, r.started_at, r.finished_at, r.outcome,
+                " ".join(f"{k}={v}" for k, v in r.counts.items() if v), r.error) for r in runs))
+    out.print(f"{due_now} article(s) due now; next checks:")
+    schedule_rows(out, due)
+
+
+def schedule_table(out: Output, due_now: int, due: Sequence[DueRecord]) -> None:
+    out.print(f"{due_now} article(s) due now")
+    schedule_rows(out, due)
+
+
+def schedule_rows(out: Output, due: Sequence[DueRecord]) -> None:
+    out.table(("next check", "site", "id", "why"), ((d.next_check_at, d.site, d.article_id, d.reason) for d in due))

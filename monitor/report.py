@@ -1,0 +1,55 @@
+"""`newsmon report`: a static HTML site of the changes, readable offline (no CDN, fonts or scripts).
+
+    OUT/index.html                       changed articles, newest first; deleted and moved articles
+    OUT/articles/SITE/ID.html            one page per article: changes (inline and side by side), timeline
+    OUT/feed.atom                        the same changes as an Atom feed
+    OUT/static/newsmon.css
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitor import queries
+from monitor.feed import atom_feed
+from monitor.pages import STATIC, Context, Links, article_page, index_page
+from monitor.store import Store
+
+# A report opened from disk cannot send headers: the same policy as the web app's, in a <meta>.
+STATIC_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSummary:
+    out: Path
+    changes: int
+    articles: int
+
+
+def write_report(store: Store, out: Path, where: queries.ChangeFilter, *, filters_label: str = "") -> ReportSummary:
+    out.mkdir(parents=True, exist_ok=True)
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    database = store.engine.url.render_as_string(hide_password=True)
+    with store.session() as session:
+        changes = queries.list_changes(session, where)
+        events = queries.list_events(session, since=where.since, site=where.site)
+        top = Context(Links(root="", suffix=".html"), generated, database, STATIC_CSP)
+        (out / "index.html").write_text(index_page(
+            top, changes, events, total_label=f"{len(changes)} change{'s' if len(changes) != 1 else ''}",
+            filters_label=filters_label), encoding="utf-8")
+        pages = {(c.site, c.article_id) for c in changes} | {(e.site, e.article_id) for e in events}
+        nested = Context(Links(root="../../", suffix=".html"), generated, database, STATIC_CSP)
+        diffs: dict[tuple[str, str, int], list] = {}
+        for site, article_id in sorted(pages):
+            view = queries.article_view(session, queries.resolve_article(session, f"{site}:{article_id}"))
+            diffs.update({(site, article_id, d.change.to_version): d.diffs for d in view.changes})
+            page = out / "articles" / site / f"{article_id}.html"
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text(article_page(nested, view), encoding="utf-8")
+    (out / "feed.atom").write_bytes(atom_feed(
+        changes, lambda c: diffs[(c.site, c.article_id, c.to_version)], feed_id=f"urn:newsmon:report:{database}",
+        base_url="", article_link=top.links.article, self_link="feed.atom"))
+    shutil.copytree(STATIC, out / "static", dirs_exist_ok=True)
+    return ReportSummary(out, len(changes), len(pages))

@@ -1,0 +1,289 @@
+"""Turn an article page of a lepetitjournal-style site into an `ExtractedArticle`.
+
+Two layouts are known: the Drupal-era one (classes like `field--name-body`, dates written in French
+words) and the Next.js-era one (JSON-LD `NewsArticle`, `__NEXT_DATA__`, hashed CSS class names).
+Structured data is preferred where the page has it, the DOM is the fallback, field by field.
+
+Only the article is read: share counters, players, "Flash infos", "Les plus lus", related-article
+blocks, ads, banners and footers are never looked at, so they can never show up as an edit.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urljoin, urlsplit
+
+from lxml.html import HtmlElement
+from parsel import Selector
+
+from spiders.dates import parse_dateline, parse_iso
+from spiders.items import ExtractedArticle
+
+# /{edition}/{section}/.../{slug}-{id}: the id is stable, the slug follows the title.
+_ARTICLE_PATH = re.compile(r"^/(?P<edition>[a-z][a-z-]*)/(?:(?P<section>[a-z0-9-]+)/)?(?:[^/]*/)*(?:[^/]*-)?(?P<id>\d{4,})/?$")
+_HTML_SPACE = re.compile(r"[ \t\n\r\f]+")  # what a browser collapses; no-break spaces are kept as published
+# Blocks inside an article body that are not the article: inline "read also" boxes, embeds, ads.
+_NOT_ARTICLE = re.compile(r"related|embedded-entity|InlineRelated|advert|ad-slot|share|newsletter|promo", re.I)
+_SKIPPED_TAGS = frozenset({"script", "style", "aside", "iframe", "noscript", "form", "button", "nav", "svg"})
+_TEXT_BLOCKS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "blockquote", "li", "pre"})
+
+
+class ExtractionError(ValueError):
+    """The page does not hold an article this extractor can read; the message says what is missing."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleUrl:
+    key: str
+    edition: str
+    section: str | None
+
+
+def parse_article_url(url: str) -> ArticleUrl | None:
+    """The stable id, edition and section encoded in an article URL; None for other pages."""
+    match = _ARTICLE_PATH.match(urlsplit(url).path)
+    if not match:
+        return None
+    return ArticleUrl(match["id"], match["edition"], match["section"])
+
+
+def clean_text(text: str) -> str:
+    """Text as a reader sees it: HTML whitespace runs collapsed, no-break spaces kept."""
+    return _HTML_SPACE.sub(" ", text).strip(" \t\n\r\f\u00a0\u202f")
+
+
+def element_text(el: HtmlElement, *, skip_class: re.Pattern[str] | None = None) -> str:
+    """Visible text of an element, leaving out script/style and descendants whose class matches skip_class."""
+    parts: list[str] = []
+
+    def walk(node: HtmlElement) -> None:
+        if node.text:
+            parts.append(node.text)
+        for child in node:
+            if isinstance(child.tag, str) and child.tag not in _SKIPPED_TAGS and not (
+                    skip_class and skip_class.search(child.get("class", ""))):
+                if child.tag == "br":
+                    parts.append(" ")
+                walk(child)
+            if child.tail:
+                parts.append(child.tail)
+
+    walk(el)
+    return clean_text("".join(parts))
+
+
+def undouble(text: str) -> str:
+    """'A caption A caption' -> 'A caption': the Drupal layout prints the main image caption twice."""
+    half, rest = divmod(len(text), 2)
+    if rest and text[half] == " " and text[:half] == text[half + 1:]:
+        return text[:half]
+    return text
+
+
+def first(*candidates: object) -> str:
+    """The first non-empty string among candidates, cleaned."""
+    for value in candidates:
+        if isinstance(value, str) and (text := clean_text(value)):
+            return text
+    return ""
+
+
+# ---------------------------------------------------------------- structured data
+
+def json_ld_article(sel: Selector) -> dict:
+    """The page's schema.org NewsArticle (or Article) object, or {}."""
+    for raw in sel.xpath('//script[@type="application/ld+json"]/text()').getall():
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        for obj in _walk_ld(data):
+            kind = obj.get("@type")
+            kinds = kind if isinstance(kind, list) else [kind]
+            if any(isinstance(k, str) and k.endswith("Article") for k in kinds):
+                return obj
+    return {}
+
+
+def _walk_ld(data: object) -> Iterator[dict]:
+    if isinstance(data, list):
+        for item in data:
+            yield from _walk_ld(item)
+    elif isinstance(data, dict):
+        yield data
+        yield from _walk_ld(data.get("@graph", []))
+
+
+def next_data_node(sel: Selector) -> dict:
+    """The article node in Next.js's __NEXT_DATA__ (props.pageProps.node), or {}."""
+    raw = sel.xpath('//script[@id="__NEXT_DATA__"]/text()').get()
+    if not raw:
+        return {}
+    try:
+        node = json.loads(raw).get("props", {}).get("pageProps", {}).get("node", {})
+    except (ValueError, AttributeError):
+        return {}
+    return node if isinstance(node, dict) else {}
+
+
+def ld_author(ld: dict) -> str:
+    authors = ld.get("author")
+    authors = authors if isinstance(authors, list) else [authors]
+    names = [a.get("name") if isinstance(a, dict) else a for a in authors]
+    return ", ".join(clean_text(n) for n in names if isinstance(n, str) and n.strip())
+
+
+# ---------------------------------------------------------------- layouts
+
+@dataclass(slots=True)
+class Fields:
+    title: str = ""
+    lead: str = ""
+    author: str = ""
+    published: datetime | None = None
+    updated: datetime | None = None
+    date_precision: str = "minute"
+    body: tuple[str, ...] = ()
+    captions: tuple[str, ...] = ()
+
+
+def body_blocks(container: HtmlElement, caption_of: Callable[[HtmlElement], str]) -> tuple[list[str], list[str]]:
+    """Paragraphs/intertitles and image captions of an article body, in reading order."""
+    body: list[str] = []
+    captions: list[str] = []
+
+    def walk(el: HtmlElement) -> None:
+        for child in el:
+            tag = child.tag
+            if not isinstance(tag, str) or tag in _SKIPPED_TAGS or _NOT_ARTICLE.search(child.get("class", "")):
+                continue
+            if tag == "figure":
+                if text := caption_of(child):
+                    captions.append(text)
+            elif tag in _TEXT_BLOCKS:
+                if text := element_text(child, skip_class=_NOT_ARTICLE):
+                    body.append(text)
+            elif tag in ("ul", "ol", "div", "section", "span", "article"):
+                walk(child)
+
+    walk(container)
+    return body, captions
+
+
+def figcaption_without_credit(figure: HtmlElement) -> str:
+    captions = figure.xpath(".//figcaption")
+    return element_text(captions[0], skip_class=re.compile("credit", re.I)) if captions else ""
+
+
+def drupal_fields(sel: Selector, timezone: str) -> Fields:
+    """The Drupal-era layout: dates only as French text, main image caption printed twice."""
+    f = Fields()
+    f.title = first(sel.xpath('string(//h1//*[contains(@class, "field--name-title")])').get(),
+                    sel.xpath("string(//h1)").get(),
+                    sel.xpath('//meta[@property="og:title"]/@content').get())
+    f.lead = first(sel.xpath('string(//*[contains(@class, "field--name-field-chapo")])').get())
+    author = first(sel.xpath('string(//*[contains(@class, "article-meta")]//*[contains(@class, "author")])').get())
+    f.author = re.sub(r"^(?:écrit|ecrit)\s+par\s+", "", author, flags=re.I)
+    dateline = parse_dateline(sel.xpath('string(//*[contains(@class, "article-meta")]//*[contains(@class, "date")])').get(""),
+                              timezone)
+    f.published, f.updated, f.date_precision = dateline.published, dateline.updated, dateline.precision
+    main_caption = undouble(first(sel.xpath('string(//*[contains(@class, "field--name-field-image")]'
+                                            '//*[contains(@class, "image-caption")])').get()))
+    containers = sel.xpath('//*[contains(@class, "field--name-body")]')
+    if containers:
+        body, captions = body_blocks(containers[0].root, figcaption_without_credit)
+        f.body, f.captions = tuple(body), tuple(([main_caption] if main_caption else []) + captions)
+    return f
+
+
+def nextjs_fields(sel: Selector, timezone: str) -> Fields:
+    """The Next.js-era layout: JSON-LD and __NEXT_DATA__ first, the rendered DOM as fallback."""
+    ld, node = json_ld_article(sel), next_data_node(sel)
+    f = Fields()
+    f.title = first(node.get("title"), ld.get("headline"), sel.xpath("string(//h1)").get())
+    f.lead = first(node.get("chapo"), sel.xpath('string(//*[contains(@class, "chapo")])').get())
+    f.author = first(node.get("author"), ld_author(ld),
+                     re.sub(r"^par\s+", "", sel.xpath('string(//*[contains(@class, "Author")])').get(""), flags=re.I))
+    times = sel.xpath("//time/@datetime").getall()
+    f.published = (parse_iso(ld.get("datePublished"), timezone)
+                   or parse_iso(sel.xpath('//meta[@property="article:published_time"]/@content').get(), timezone)
+                   or (parse_iso(times[0], timezone) if times else None))
+    f.updated = (parse_iso(ld.get("dateModified"), timezone)
+                 or parse_iso(sel.xpath('//meta[@property="article:modified_time"]/@content').get(), timezone)
+                 or (parse_iso(times[1], timezone) if len(times) > 1 else None))
+    blocks = node.get("body")
+    if isinstance(blocks, list) and blocks:
+        f.body, f.captions = next_data_blocks(blocks)
+    else:
+        containers = sel.xpath('//*[contains(@class, "Article_body")]')
+        if containers:
+            body, captions = body_blocks(containers[0].root, figcaption_without_credit)
+            f.body, f.captions = tuple(body), tuple(captions)
+    return f
+
+
+def next_data_blocks(blocks: Iterable[object]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Body text and captions from __NEXT_DATA__'s typed blocks; related-article blocks are not the article."""
+    body: list[str] = []
+    captions: list[str] = []
+    for block in blocks:
+        if not isinstance(block, dict) or not isinstance(block.get("text"), str):
+            continue
+        text = clean_text(block["text"])
+        if not text:
+            continue
+        if block.get("type") in ("p", "h2", "h3", "quote", "paragraph", "heading", "blockquote"):
+            body.append(text)
+        elif block.get("type") in ("image", "figure"):
+            captions.append(text)
+    return tuple(body), tuple(captions)
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    name: str                                   # recorded with every version: a change of layout is not an edit
+    matches: Callable[[Selector], bool]
+    fields: Callable[[Selector, str], Fields]
+
+
+LAYOUTS: tuple[Layout, ...] = (
+    Layout("lepetitjournal-nextjs/1",
+           lambda sel: bool(sel.xpath('//script[@id="__NEXT_DATA__"] | //*[contains(@class, "Article_body")]')),
+           nextjs_fields),
+    Layout("lepetitjournal-drupal/1",
+           lambda sel: bool(sel.xpath('//*[contains(@class, "field--name-body")]')),
+           drupal_fields),
+)
+
+
+def extract_article(sel: Selector, url: str, timezone_of: Callable[[str], str]) -> ExtractedArticle:
+    """Read the article on a page. Raises ExtractionError naming what is missing when there is none."""
+    where = parse_article_url(url)
+    if where is None:
+        raise ExtractionError(f"not an article URL: {url}")
+    layout = next((layout for layout in LAYOUTS if layout.matches(sel)), None)
+    if layout is None:
+        raise ExtractionError("no known article layout on the page")
+    f = layout.fields(sel, timezone_of(where.edition))
+    if not f.title:
+        raise ExtractionError(f"{layout.name}: no title")
+    if not f.body:
+        raise ExtractionError(f"{layout.name}: empty body")
+    return ExtractedArticle(
+        key=where.key, url=canonical_url(sel, url, where.key), edition=where.edition, section=where.section,
+        title=f.title, lead=f.lead, author=f.author, published=f.published, updated=f.updated,
+        date_precision=f.date_precision, body=f.body, captions=f.captions, extractor=layout.name)
+
+
+def canonical_url(sel: Selector, url: str, key: str) -> str:
+    """The page's canonical link when it names the same article, else the URL fetched."""
+    href = sel.xpath('//link[@rel="canonical"]/@href').get()
+    if href:
+        canonical = urljoin(url, href.strip())
+        found = parse_article_url(canonical)
+        if found and found.key == key:
+            return canonical
+    return url

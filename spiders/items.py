@@ -1,0 +1,63 @@
+"""What a spider hands over: one `Fetch` per article request, carrying the extracted article when there is one.
+
+These are plain dataclasses so that everything downstream (versioning, storage) can be tested with plain
+values, without Scrapy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedArticle:
+    """The article as the page presents it: text as published, dates as declared by the site."""
+
+    key: str                      # the site's stable article id (the number ending the URL)
+    url: str                      # canonical URL
+    edition: str | None
+    section: str | None
+    title: str
+    lead: str
+    author: str
+    published: datetime | None    # timezone-aware, in the edition's zone
+    updated: datetime | None      # the declared "mis à jour" date
+    date_precision: str           # "day" when the page gives dates without time, else "minute"
+    body: tuple[str, ...]         # paragraphs and intertitles in reading order
+    captions: tuple[str, ...]     # image captions, without photo credits
+    extractor: str                # which layout parser produced this, with its version
+
+
+@dataclass(slots=True)
+class Fetch:
+    """One attempt to fetch one article, whatever came of it.
+
+    `article` is set when the page held an article; `error` says why not otherwise. An HTTP 404/410
+    leaves both empty: the status says it all.
+    """
+
+    site: str
+    key: str
+    requested_url: str
+    url: str
+    status: int                   # HTTP status, 0 when no response came (timeout, DNS, reset)
+    fetched_at: datetime
+    article: ExtractedArticle | None = None
+    error: str | None = None
+    raw: bytes = b""
+    encoding: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    redirect_urls: list[str] = field(default_factory=list)
+    retry_after: float | None = None   # seconds the site asked us to wait (429/503 Retry-After)
+    suspect: str | None = None         # set by newsmon when this fetch awaits confirmation by a second one
+    retried: bool = False              # set by newsmon when a broken page is fetched again in the same crawl
+
+    @property
+    def is_gone(self) -> bool:
+        return self.status in (404, 410)
+
+    @property
+    def not_modified(self) -> bool:
+        """A 304 to a conditional request: the page is what it was at the last check."""
+        return self.status == 304

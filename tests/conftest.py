@@ -1,0 +1,104 @@
+"""Shared fixtures: a fake news site over real HTTP, real databases (SQLite files, PostgreSQL databases
+created per test), and a way to run `newsmon` as a user does, in its own process."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakesite import FakeSite, make_article
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN_URL = os.environ.get("NEWSMON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def postgres_or_skip() -> None:
+    """Skip when no PostgreSQL server answers; under CI an absent server is a failure."""
+    import psycopg
+
+    try:
+        psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required under CI and is not reachable at {PG_ADMIN_URL}: {exc}")
+        pytest.skip(f"no PostgreSQL server at {PG_ADMIN_URL}")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    import psycopg
+
+    postgres_or_skip()
+    name = f"newsmon_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'newsmon.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Both backends: tests using this run once on a SQLite file and once on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def site() -> Iterator[FakeSite]:
+    """A small live site: six articles over two editions, noise on (counters, tokens change per request)."""
+    with FakeSite(theme="classic", noise=True) as fake:
+        for i, edition in enumerate(["cambodge", "cambodge", "bangkok", "bangkok", "cambodge", "bangkok"]):
+            fake.add(make_article(431010 + i, edition, paragraphs=4 + i))
+        yield fake
+
+
+class Newsmon:
+    """Runs the installed command line in a child process against one database, as a user would."""
+
+    def __init__(self, db: str, tmp_path: Path):
+        self.db = db
+        self.env = {**os.environ, "NEWSMON_DB": db, "XDG_DATA_HOME": str(tmp_path / "xdg")}
+
+    def run(self, *args: str, check: bool = True, cwd: Path | None = None,
+            command: tuple[str, ...] = (sys.executable, "-m", "monitor")) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([*command, *args], env=self.env, capture_output=True, text=True, timeout=180,
+                              cwd=cwd or ROOT, stdin=subprocess.DEVNULL)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"newsmon {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+        return proc
+
+    def crawl(self, site: FakeSite, *extra: str) -> str:
+        return self.run("crawl", "lepetitjournal", "--base-url", site.base_url, *extra).stdout
+
+    def json(self, *args: str) -> object:
+        return json.loads(self.run(*args).stdout)
+
+    def export(self) -> list[dict]:
+        return [json.loads(line) for line in self.run("export").stdout.splitlines()]
+
+    def changes(self) -> list[dict]:
+        return self.json("changes", "--json")  # type: ignore[return-value]
+
+
+@pytest.fixture
+def newsmon(db_url: str, tmp_path: Path) -> Newsmon:
+    return Newsmon(db_url, tmp_path)
+
+
+@pytest.fixture
+def newsmon_sqlite(sqlite_url: str, tmp_path: Path) -> Newsmon:
+    return Newsmon(sqlite_url, tmp_path)

@@ -1,0 +1,313 @@
+"""The daemon, run as a user runs it (its own process, short intervals) against a fake site that is
+edited while it runs: edits caught within one revisit interval, back-off, faults, signals, restarts."""
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor import queries
+from monitor.models import Check, Version
+from monitor.store import open_store
+from tests.conftest import ROOT, Newsmon
+from tests.fakesite import FakeSite, make_article
+
+FAST_POLICY = """
+[sites.lepetitjournal.policy]
+tiers = [["1h", "{every}"]]
+error_retry = "1s"
+listed_every = "{every}"
+listed_memory = "1h"
+"""
+
+
+def write_config(tmp_path: Path, site: FakeSite, *, every: str = "2s", tick: str = "0.5s",
+                 discovery: str = "3s", policy: str | None = None, extra: str = "") -> Path:
+    path = tmp_path / "daemon.toml"
+    path.write_text(f"""
+tick = "{tick}"
+shutdown_timeout = "10s"
+{extra}
+[sites.lepetitjournal]
+base_url = "{site.base_url}"
+discovery_interval = "{discovery}"
+jitter = "0s"
+""" + (policy if policy is not None else FAST_POLICY.format(every=every)), encoding="utf-8")
+    return path
+
+
+class DaemonProcess:
+    def __init__(self, newsmon: Newsmon, config: Path, log: Path):
+        self.newsmon, self.config, self.log = newsmon, config, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> DaemonProcess:
+        self.proc = subprocess.Popen([sys.executable, "-m", "monitor", "daemon", "--config", str(self.config),
+                                      "--log-file", str(self.log), "--log-level", "INFO"],
+                                     env=self.newsmon.env, cwd=ROOT, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@pytest.fixture
+def daemon(newsmon_sqlite: Newsmon, tmp_path: Path) -> Iterator[Callable[[Path], DaemonProcess]]:
+    started: list[DaemonProcess] = []
+
+    def start(config: Path) -> DaemonProcess:
+        d = DaemonProcess(newsmon_sqlite, config, tmp_path / "daemon.log").start()
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        if d.alive():
+            d.stop(signal.SIGKILL)
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def count(db: str, model: type, **where: object) -> int:
+    store = open_store(db)
+    try:
+        with store.session() as session:
+            query = session.query(model)
+            for key, value in where.items():
+                query = query.filter(getattr(model, key) == value)
+            return query.count()
+    finally:
+        store.close()
+
+
+def changes(db: str) -> list[queries.ChangeRecord]:
+    store = open_store(db)
+    try:
+        with store.session() as session:
+            return queries.list_changes(session)
+    finally:
+        store.close()
+
+
+def young_site(n: int = 3, **kwargs: object) -> FakeSite:
+    site = FakeSite(noise=True, **kwargs)  # type: ignore[arg-type]
+    now = datetime.now(UTC)
+    for i in range(n):
+        site.add(make_article(431700 + i, published=now - timedelta(minutes=5 + i)))
+    return site.start()
+
+
+def test_edits_are_detected_within_one_revisit_interval(daemon, newsmon_sqlite: Newsmon, tmp_path: Path) -> None:
+    with young_site() as site:
+        d = daemon(write_config(tmp_path, site, every="2s"))
+        db = newsmon_sqlite.db
+        wait_for(lambda: count(db, Version) == 3, 30, "the first versions")
+        article = site.articles[1]
+        article.blocks[1].text += " Une phrase ajoutée en silence."
+        edited_at = datetime.now(UTC)
+        site.edit(article.id, blocks=list(article.blocks))
+        [change] = wait_for(lambda: changes(db), 30, "the change")  # type: ignore[misc]
+        delay = datetime.fromisoformat(change.detected_at) - edited_at
+        assert change.article_id == str(article.id) and change.fields == ["body"] and not change.announced
+        assert delay < timedelta(seconds=2 + 1.5)  # one interval, plus a tick and the crawl itself
+        assert d.stop() == 0
+
+
+def test_checks_back_off_as_an_article_stays_quiet(daemon, newsmon_sqlite: Newsmon, tmp_path: Path) -> None:
+    policy = """
+[sites.lepetitjournal.policy]
+tiers = [["4s", "1s"], ["1h", "4s"]]
+listed_every = "1h"
+"""
+    with FakeSite(noise=True) as site:
+        site.add(make_article(431800, published=datetime.now(UTC)))
+        d = daemon(write_config(tmp_path, site, policy=policy, discovery="1h"))
+        db = newsmon_sqlite.db
+        wait_for(lambda: count(db, Check) >= 1, 30, "the first check")
+        time.sleep(12)  # 4 s in the first tier, then long enough for two checks of the second
+        assert d.stop() == 0
+    store = open_store(db)
+    with store.session() as session:
+        times = [c.checked_at for c in session.query(Check).order_by(Check.checked_at)]
+    store.close()
+    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+    assert min(gaps[:2]) < 2.0          # young: about every second
+    assert gaps[-1] > 3.0               # quiet for 4 s: every 4 s (less the half-second tick looked ahead)
+
+
+def test_a_failing_crawl_does_not_stop_the_daemon(daemon, newsmon_sqlite: Newsmon, tmp_path: Path) -> None:
+    """The database is locked by another process for a while: crawls fail, are logged, and the edit made
+    meanwhile is caught once the lock is gone."""
+    db_path = tmp_path / "locked.db"
+    newsmon_sqlite.env["NEWSMON_DB"] = db = f"sqlite:///{db_path}?timeout=0.5"
+    with young_site() as site:
+        d = daemon(write_config(tmp_path, site, every="1s"))
+        wait_for(lambda: count(db, Version) == 3, 30, "the first versions")
+        locker = sqlite3.connect(db_path, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        site.edit(site.articles[0].id, title="Un titre changé pendant que la base était verrouillée")
+        time.sleep(4)
+        assert d.alive()
+        locker.execute("ROLLBACK")
+        locker.close()
+        wait_for(lambda: changes(db), 30, "the change after the lock is released")
+        assert d.alive()
+        assert d.stop() == 0
+    log = (tmp_path / "daemon.log").read_text()
+    assert "database is locked" in log or "FAILED" in log
+
+
+def test_sigterm_ends_the_daemon_cleanly_mid_crawl(daemon, newsmon_sqlite: Newsmon, tmp_path: Path) -> None:
+    with young_site(n=12) as site:
+        site.latency = 0.3  # crawls take a few seconds: SIGTERM lands in the middle of one
+        d = daemon(write_config(tmp_path, site, every="1s"))
+        db = newsmon_sqlite.db
+        wait_for(lambda: count(db, Check) >= 1, 30, "the first stored fetches")
+        started = time.monotonic()
+        assert d.stop(signal.SIGTERM) == 0
+        assert time.monotonic() - started < 12
+    assert "daemon stopped" in (tmp_path / "daemon.log").read_text()
+    conn = sqlite3.connect(db.removeprefix("sqlite:///"))
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert conn.execute("SELECT count(*) FROM crawl_runs WHERE outcome = 'running'").fetchone() == (0,)
+    # Every version belongs to a stored check: nothing half written.
+    assert conn.execute("SELECT count(*) FROM versions v WHERE NOT EXISTS "
+                        "(SELECT 1 FROM checks c WHERE c.version_id = v.id)").fetchone() == (0,)
+
+
+def test_killed_daemon_restarts_without_loss_or_duplicates(daemon, newsmon_sqlite: Newsmon, tmp_path: Path) -> None:
+    db = newsmon_sqlite.db
+    with young_site(n=6) as site:
+        site.latency = 0.05
+        config = write_config(tmp_path, site, every="1s", tick="0.3s")
+        edits = 0
+        for round_ in range(4):
+            d = daemon(config)
+            if round_ == 0:  # an edit made before an article's first fetch would be part of its first version
+                wait_for(lambda: count(db, Version) == 6, 30, "the first versions")
+            time.sleep(0.5 + round_ * 0.7)
+            article = site.articles[round_ % 6]
+            article.blocks[1].text += f" Ajout numéro {round_}."
+            site.edit(article.id, blocks=list(article.blocks))
+            edits += 1
+            time.sleep(0.4 + round_ * 0.3)
+            d.stop(signal.SIGKILL)
+        d = daemon(config)
+        wait_for(lambda: len(changes(db)) >= edits, 40, f"{edits} changes after the last restart")
+        time.sleep(2)
+        assert d.stop() == 0
+    assert len(changes(db)) == edits
+    versions = newsmon_sqlite.export()
+    per_article: dict[str, list[dict]] = {}
+    for v in versions:
+        per_article.setdefault(v["article_id"], []).append(v)
+    for vs in per_article.values():
+        numbers = [v["version"] for v in vs]
+        assert numbers == list(range(1, len(vs) + 1))            # no gaps, no duplicates
+        assert all(a["body"] != b["body"] or a["title"] != b["title"] for a, b in zip(vs, vs[1:]))
+    assert len(versions) == 6 + edits
+
+
+def test_overdue_articles_are_checked_promptly_after_a_restart(daemon, newsmon_sqlite: Newsmon,
+                                                              tmp_path: Path) -> None:
+    db = newsmon_sqlite.db
+    with young_site(n=3) as site:
+        config = write_config(tmp_path, site, every="2s", discovery="1h")
+        d = daemon(config)
+        wait_for(lambda: count(db, Version) == 3, 30, "the first versions")
+        d.stop(signal.SIGKILL)
+        time.sleep(4)  # everything is overdue now
+        before = count(db, Check)
+        restarted = time.monotonic()
+        d = daemon(config)
+        wait_for(lambda: count(db, Check) >= before + 3, 20, "the overdue checks")
+        assert time.monotonic() - restarted < 10
+        d.stop()
+    conn = sqlite3.connect(db.removeprefix("sqlite:///"))
+    assert conn.execute("SELECT count(*) FROM crawl_runs WHERE outcome = 'interrupted'").fetchone()[0] >= 0
+
+
+def test_a_second_daemon_on_the_same_database_is_refused(daemon, newsmon_sqlite: Newsmon, tmp_path: Path) -> None:
+    with young_site(n=1) as site:
+        config = write_config(tmp_path, site)
+        first = daemon(config)
+        wait_for(lambda: count(newsmon_sqlite.db, Version) == 1, 30, "the first daemon at work")
+        second = newsmon_sqlite.run("daemon", "--config", str(config), check=False)
+        assert second.returncode == 2
+        assert second.stderr.startswith("newsmon: error: another newsmon daemon")
+        assert len(second.stderr.strip().splitlines()) == 1
+        assert first.alive()
+        assert first.stop() == 0
+
+
+def test_postgres_second_daemon_is_refused(postgres_url: str, tmp_path: Path) -> None:
+    newsmon = Newsmon(postgres_url, tmp_path)
+    with young_site(n=1) as site:
+        config = write_config(tmp_path, site)
+        first = DaemonProcess(newsmon, config, tmp_path / "pg.log").start()
+        try:
+            wait_for(lambda: count(postgres_url, Version) == 1, 30, "the first daemon at work")
+            second = newsmon.run("daemon", "--config", str(config), check=False)
+            assert second.returncode == 2 and "another newsmon daemon" in second.stderr
+        finally:
+            assert first.stop() == 0
+
+
+@pytest.mark.parametrize(("snippet", "message"), [
+    ('tick = "soon"', 'tick: must be a duration'),
+    ('colour = "blue"', "colour: unknown key"),
+    ('[sites.x]\nfront_pages = "three"', "sites.x.front_pages: must be an integer"),
+    ('[sites.x]\nbase_url = "ftp://example.com"', "sites.x.base_url: must be an http(s) URL"),
+    ('[sites.x.policy]\ntiers = [["1h", "15m"], ["30m", "1h"]]', "sites.x.policy.tiers: the `until` durations"),
+    ('[sites.x.politeness]\nrobots_txt = "yes"', "sites.x.politeness.robots_txt: must be true or false"),
+    ("[sites.x\n", "not valid TOML"),
+])
+def test_a_wrong_config_is_refused_before_anything_starts(newsmon_sqlite: Newsmon, tmp_path: Path, snippet: str,
+                                                          message: str) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(snippet + ("\n[sites.ok]\n" if "[sites" not in snippet else "\n"), encoding="utf-8")
+    proc = newsmon_sqlite.run("daemon", "--config", str(config), check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"newsmon: error: {config}") and message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not Path(newsmon_sqlite.db.removeprefix("sqlite:///")).exists()
+
+
+def test_sites_status_and_schedule(daemon, newsmon_sqlite: Newsmon, tmp_path: Path) -> None:
+    with young_site(n=2) as site:
+        config = write_config(tmp_path, site, every="30s")
+        sites = newsmon_sqlite.json("sites", "--config", str(config), "--json")
+        assert sites[0]["base_url"] == site.base_url and sites[0]["policy"]["tiers"] == [["1h", "30s"]]
+        d = daemon(config)
+        wait_for(lambda: count(newsmon_sqlite.db, Version) == 2, 30, "the first versions")
+        time.sleep(1)
+        d.stop()
+        status = newsmon_sqlite.json("status", "--json")
+        assert {"discovery"} <= {r["kind"] for r in status["runs"]}
+        assert all(r["outcome"] == "ok" for r in status["runs"])
+        schedule = newsmon_sqlite.json("schedule", "--config", str(config), "--json")
+        assert len(schedule["next_checks"]) == 2
+        assert all("every 30 s" in c["reason"] for c in schedule["next_checks"])
+    text = newsmon_sqlite.run("status").stdout
+    assert "discovery" in text and "ok" in text
