@@ -16,7 +16,7 @@ import pytest
 from monitor import queries
 from monitor.models import Check, Version
 from monitor.store import open_store
-from tests.conftest import ROOT, Newsmon
+from tests.conftest import ROOT, Newsmon, wait_for
 from tests.fakesite import FakeSite, make_article
 
 FAST_POLICY = """
@@ -78,15 +78,6 @@ def daemon(newsmon_sqlite: Newsmon, tmp_path: Path) -> Iterator[Callable[[Path],
     for d in started:
         if d.alive():
             d.stop(signal.SIGKILL)
-
-
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def count(db: str, model: type, **where: object) -> int:

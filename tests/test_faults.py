@@ -23,7 +23,7 @@ from monitor.normalize import comparison_form
 from spiders.extract import ExtractionError, extract_article
 from spiders.integrity import PageError, check_complete
 from spiders.lepetitjournal import edition_timezone
-from tests.conftest import ROOT, Newsmon
+from tests.conftest import ROOT, Newsmon, wait_for
 from tests.fakesite import FakeSite, Fault, make_article
 
 MAINTENANCE = ('<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>Maintenance</title></head>'
@@ -270,8 +270,12 @@ def test_a_timeout_is_an_error_and_is_retried(newsmon_sqlite: Newsmon, tmp_path:
         site.set_fault(url, Fault(delay=3))
         before = len([r for r in site.requests if r.path == url])
         newsmon_sqlite.run("crawl", "lepetitjournal", "--config", str(config), "--all", "--no-discovery")
-        time.sleep(3.2)  # the fake site logs a request once it has answered it
-        assert len([r for r in site.requests if r.path == url]) - before == 3  # tried, then retried twice
+
+        def tries() -> int:
+            return len([r for r in site.requests if r.path == url]) - before
+
+        wait_for(lambda: tries() >= 3, 10, "the delayed answers to be logged")  # logged once their delay is over
+        assert tries() == 3  # tried, then retried twice
         last = checks(newsmon_sqlite, 432600)[-1]
         assert last["outcome"] == "error" and "Timeout" in last["error"]
         assert versions(newsmon_sqlite, 432600) == 1
