@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from monitor import queries
-from monitor.models import Check, Version
+from monitor.models import Check, CrawlRun, Version
 from monitor.store import open_store
 from tests.conftest import ROOT, Newsmon, wait_for
+from tests.consistency import assert_consistent
 from tests.fakesite import FakeSite, make_article
 
 FAST_POLICY = """
@@ -179,12 +180,8 @@ def test_sigterm_ends_the_daemon_cleanly_mid_crawl(daemon, newsmon_sqlite: Newsm
         assert d.stop(signal.SIGTERM) == 0
         assert time.monotonic() - started < 12
     assert "daemon stopped" in (tmp_path / "daemon.log").read_text()
-    conn = sqlite3.connect(db.removeprefix("sqlite:///"))
-    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    assert conn.execute("SELECT count(*) FROM crawl_runs WHERE outcome = 'running'").fetchone() == (0,)
-    # Every version belongs to a stored check: nothing half written.
-    assert conn.execute("SELECT count(*) FROM versions v WHERE NOT EXISTS "
-                        "(SELECT 1 FROM checks c WHERE c.version_id = v.id)").fetchone() == (0,)
+    assert count(db, CrawlRun, outcome="running") == 0
+    assert_consistent(db)
 
 
 def test_killed_daemon_restarts_without_loss_or_duplicates(daemon, newsmon_sqlite: Newsmon, tmp_path: Path) -> None:
@@ -218,6 +215,7 @@ def test_killed_daemon_restarts_without_loss_or_duplicates(daemon, newsmon_sqlit
         assert numbers == list(range(1, len(vs) + 1))            # no gaps, no duplicates
         assert all(a["body"] != b["body"] or a["title"] != b["title"] for a, b in zip(vs, vs[1:]))
     assert len(versions) == 6 + edits
+    assert_consistent(db)
 
 
 def test_overdue_articles_are_checked_promptly_after_a_restart(daemon, newsmon_sqlite: Newsmon,
@@ -227,16 +225,20 @@ def test_overdue_articles_are_checked_promptly_after_a_restart(daemon, newsmon_s
         config = write_config(tmp_path, site, every="2s", discovery="1h")
         d = daemon(config)
         wait_for(lambda: count(db, Version) == 3, 30, "the first versions")
+        site.latency = 1.0  # the next revisit is still under way when the daemon is killed
+        wait_for(lambda: count(db, CrawlRun, outcome="running"), 30, "a revisit under way")
         d.stop(signal.SIGKILL)
+        site.latency = 0
         time.sleep(4)  # everything is overdue now
         before = count(db, Check)
         restarted = time.monotonic()
         d = daemon(config)
         wait_for(lambda: count(db, Check) >= before + 3, 20, "the overdue checks")
         assert time.monotonic() - restarted < 10
-        d.stop()
-    conn = sqlite3.connect(db.removeprefix("sqlite:///"))
-    assert conn.execute("SELECT count(*) FROM crawl_runs WHERE outcome = 'interrupted'").fetchone()[0] >= 0
+        assert d.stop() == 0
+    assert count(db, CrawlRun, outcome="interrupted") == 1  # the killed revisit, marked when the daemon restarted
+    assert count(db, CrawlRun, outcome="running") == 0
+    assert_consistent(db)
 
 
 def test_a_second_daemon_on_the_same_database_is_refused(daemon, newsmon_sqlite: Newsmon, tmp_path: Path) -> None:

@@ -7,10 +7,9 @@ import json
 import re
 import signal
 import urllib.request
-import sqlite3
 import subprocess
 import sys
-import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,11 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from parsel import Selector
 
+from monitor.models import Check
 from monitor.normalize import comparison_form
+from monitor.store import open_store
 from spiders.extract import ExtractionError, extract_article
 from spiders.integrity import PageError, check_complete
 from spiders.lepetitjournal import edition_timezone
 from tests.conftest import ROOT, Newsmon, wait_for
+from tests.consistency import assert_consistent
 from tests.fakesite import FakeSite, Fault, make_article
 
 MAINTENANCE = ('<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>Maintenance</title></head>'
@@ -300,28 +302,41 @@ def test_unreachable_site_and_unwritable_database(newsmon_sqlite: Newsmon, tmp_p
     assert proc.returncode == 2 and "cannot create the database folder" in proc.stderr
 
 
-def test_a_crawl_killed_mid_way_leaves_a_consistent_database_and_the_next_run_catches_up(
-        newsmon_sqlite: Newsmon) -> None:
+def test_a_crawl_killed_mid_way_leaves_a_consistent_database_and_the_next_run_catches_up(newsmon: Newsmon) -> None:
     with FakeSite(noise=True) as site:
-        for i in range(40):
+        for i in range(48):
             site.add(make_article(432400 + i, "cambodge" if i % 2 else "bangkok"))
-        newsmon_sqlite.crawl(site)
-        for i in range(0, 40, 4):
-            edit_body(site, 432400 + i, "Corrigé après coup.")
-        site.latency = 0.05
+        newsmon.crawl(site)
+        before = stored_checks(newsmon.db)
+        edited = list(range(432400, 432448, 4))
+        for article_id in edited:
+            edit_body(site, article_id, "Corrigé après coup.")
+        site.latency = 0.5  # 16 requests at a time: the re-check lasts about 2 s past its first flush
         proc = subprocess.Popen([sys.executable, "-m", "monitor", "crawl", "lepetitjournal", "--base-url",
-                                 site.base_url, "--all"], env=newsmon_sqlite.env, cwd=ROOT,
+                                 site.base_url, "--all"], env=newsmon.env, cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(2.0)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        db = Path(newsmon_sqlite.db.removeprefix("sqlite:///"))
-        conn = sqlite3.connect(db)
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        conn.close()
+        try:
+            wait_for(lambda: stored_checks(newsmon.db) > before, 60, "the killed crawl's first stored batch")
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        assert before < stored_checks(newsmon.db) < before + 48  # killed mid-way, with work stored
+        assert_consistent(newsmon.db)
         site.latency = 0
-        newsmon_sqlite.crawl(site, "--all")
-        assert sorted(int(c["article_id"]) for c in newsmon_sqlite.changes()) == list(range(432400, 432440, 4))
+        newsmon.crawl(site, "--all")
+        assert_consistent(newsmon.db)
+    assert sorted(int(c["article_id"]) for c in newsmon.changes()) == edited
+    per_article = Counter(int(line["article_id"]) for line in newsmon.export())
+    assert per_article == {432400 + i: 2 if 432400 + i in edited else 1 for i in range(48)}
+
+
+def stored_checks(db_url: str) -> int:
+    store = open_store(db_url)
+    try:
+        with store.session() as session:
+            return session.query(Check).count()
+    finally:
+        store.close()
 
 
 # ---------------------------------------------------------------- fuzzing extraction and normalisation
