@@ -732,9 +732,11 @@ def main() -> None:
         parser.error("--articles must be at least 1 and --repeat at least 0")
     if args.repeat == 0 and args.profile == "none":
         parser.error("--repeat 0 (no timed rounds) only makes sense with --profile")
-    if args.profile == "py-spy" and not shutil.which(args.py_spy):
-        parser.error(f"py-spy not found ({args.py_spy}): `pip install py-spy` somewhere and give --py-spy PATH, "
+    if args.profile == "py-spy":
+        if not (found := shutil.which(args.py_spy)):
+            parser.error(f"py-spy not found ({args.py_spy}): `pip install py-spy` somewhere and give --py-spy PATH, "
                      "or use --profile cprofile")
+        args.py_spy = str(Path(found).absolute())  # the runs start in the code snapshot's folder
 
     import scrapy
 
