@@ -21,6 +21,7 @@ import json
 import random
 import re
 import socket
+import struct
 import threading
 import time
 import traceback
@@ -127,6 +128,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)  # extra/overriding headers
     truncate_at: int | None = None  # cut the body to this many bytes (Content-Length stays consistent)
     delay: float = 0.0  # seconds to sleep before answering
+    reset: bool = False  # answer nothing: drop the connection with a TCP reset
     times: int | None = None  # apply this many times, then clear itself (None: until cleared)
 
 
@@ -135,7 +137,7 @@ class RequestLog:
     method: str
     path: str  # the request target as sent, query string included
     headers: dict[str, str]
-    status: int
+    status: int  # 0: the connection was reset, no answer
     time: float  # time.monotonic() when the request arrived
     end: float = 0.0  # time.monotonic() when the answer was ready to be written
     fault: bool = False  # whether a Fault shaped this answer
@@ -512,7 +514,7 @@ HTML, XML, TEXT = "text/html; charset=utf-8", "application/xml", "text/plain; ch
 
 @dataclass
 class _Response:
-    status: int
+    status: int  # 0: the connection was reset, no answer
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)  # Content-Type included; Content-Length added later
 
@@ -854,12 +856,22 @@ class _Handler(BaseHTTPRequestHandler):
             # Logged before the answer leaves: a client that has read it must find it in site.requests.
             log.end = time.monotonic()
             site._end(log)
+        if resp is None:
+            self._reset()
+            return
         try:
             self._send(resp)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (e.g. its timeout during a delay)
 
-    def _prepare(self, log: RequestLog) -> _Response:
+    def _reset(self) -> None:
+        # SO_LINGER with a zero timeout makes close() send RST instead of FIN: the peer sees "connection reset".
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
+
+    def _prepare(self, log: RequestLog) -> _Response | None:
+        """The answer to send, or None to reset the connection instead."""
         site = self.server.site
         base = f"http://{self.headers.get('Host') or urlsplit(site.base_url).netloc}"
         try:
@@ -871,8 +883,11 @@ class _Handler(BaseHTTPRequestHandler):
         if wait > 0:
             time.sleep(wait)  # outside the lock: slow answers must not serialise the server
         if fault is not None:
-            resp = _apply_fault(resp, fault)
             log.fault = True
+            if fault.reset:
+                log.status = 0
+                return None
+            resp = _apply_fault(resp, fault)
         log.status = resp.status
         return resp
 

@@ -282,10 +282,13 @@ def test_faults(site):
     site.set_fault(a.url, Fault(body=b"<h1>Maintenance</h1>", headers={"Content-Type": "text/html; charset=iso-8859-1"}))
     r = fetch(url)
     assert r.body == b"<h1>Maintenance</h1>" and r.headers["Content-Type"].endswith("iso-8859-1")
+    site.set_fault(a.url, Fault(reset=True, times=1))
+    with pytest.raises(ConnectionResetError):
+        fetch(url)
     site.set_fault(a.url, None)
     assert fetch(url).status == 200
     assert [(log.status, log.fault) for log in site.requests] == [(503, True), (200, False), (200, True),
-                                                                  (200, True), (200, False)]
+                                                                  (200, True), (0, True), (200, False)]
 
 
 def test_delay_and_concurrency(site):

@@ -73,6 +73,7 @@ BAD_PAGES = {
     432006: (Fault(headers={"Content-Type": "application/pdf"}, body=b"%PDF-1.4 not a page"), "not a web page"),
     432007: (Fault(body=b"<html><body><h1 class='page-title'>Titre</h1><div class='field--name-body'></div>"
                         b"</body></html>"), "empty body"),
+    432008: (Fault(reset=True), "Connection"),  # a TCP reset, no answer at all
 }
 
 
