@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
+from lxml.etree import XPath
 from lxml.html import HtmlElement
 from parsel import Selector
 
@@ -24,11 +25,14 @@ from spiders.items import ExtractedArticle
 
 # /{edition}/{section}/.../{slug}-{id}: the id is stable, the slug follows the title.
 _ARTICLE_PATH = re.compile(r"^/(?P<edition>[a-z][a-z-]*)/(?:(?P<section>[a-z0-9-]+)/)?(?:[^/]*/)*(?:[^/]*-)?(?P<id>\d{4,})/?$")
-_HTML_SPACE = re.compile(r"[ \t\n\r\f]+")  # what a browser collapses; no-break spaces are kept as published
+# What a browser collapses (no-break spaces are kept as published). Lone spaces are left alone, not replaced by
+# themselves: prose is full of them, and replacing each one was a fifth of an extraction's time.
+_HTML_SPACE = re.compile(r"[ \t\n\r\f]{2,}|[\t\n\r\f]")
 # Blocks inside an article body that are not the article: inline "read also" boxes, embeds, ads.
 _NOT_ARTICLE = re.compile(r"related|embedded-entity|InlineRelated|advert|ad-slot|share|newsletter|promo", re.I)
 _SKIPPED_TAGS = frozenset({"script", "style", "aside", "iframe", "noscript", "form", "button", "nav", "svg"})
 _TEXT_BLOCKS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "blockquote", "li", "pre"})
+_CREDIT = re.compile("credit", re.I)
 
 
 class ExtractionError(ValueError):
@@ -91,11 +95,61 @@ def first(*candidates: object) -> str:
     return ""
 
 
+# ---------------------------------------------------------------- the page
+
+# Class names the layouts look for. Each `//*[contains(@class, …)]` costs a scan of the whole document with
+# a string test per element, and an extraction needed seven: one scan for every element with a class, and
+# plain substring tests in Python, take a fraction of that.
+MARKERS = ("field--name-body", "field--name-field-chapo", "field--name-field-image", "article-meta",
+           "Article_body", "chapo", "Author")
+_CLASSED = XPath("//*[@class]")
+_WITH_CLASS = XPath(".//*[contains(@class, $name)]")
+_TITLE_FIELD = XPath('string(//h1//*[contains(@class, "field--name-title")])')
+_H1 = XPath("string(//h1)")
+_META = XPath("//meta[@property = $name]/@content")
+_JSON_LD = XPath('//script[@type="application/ld+json"]/text()')
+_NEXT_DATA = XPath('//script[@id="__NEXT_DATA__"]/text()')
+_TIMES = XPath("//time/@datetime")
+_CANONICAL = XPath('//link[@rel="canonical"]/@href')
+_FIGCAPTION = XPath(".//figcaption")
+
+
+class Page:
+    """A parsed page, with the elements carrying each of the MARKERS classes found in one scan."""
+
+    def __init__(self, sel: Selector):
+        self.root: HtmlElement = sel.root
+        self.marked: dict[str, list[HtmlElement]] = {marker: [] for marker in MARKERS}
+        for el in _CLASSED(self.root):
+            classes = el.get("class")
+            for marker in MARKERS:
+                if marker in classes:
+                    self.marked[marker].append(el)
+
+    def element(self, marker: str, within: str | None = None) -> HtmlElement | None:
+        """The first element whose class contains `marker` (or, with `within`, the first element whose class
+        contains `marker` inside one whose class contains `within`)."""
+        if within is None:
+            return next(iter(self.marked[marker]), None)
+        for outer in self.marked[within]:
+            if found := _WITH_CLASS(outer, name=marker):
+                return found[0]
+        return None
+
+    def text(self, marker: str, within: str | None = None) -> str:
+        """All the text of that element, as XPath's string() gives it; "" when there is none."""
+        el = self.element(marker, within)
+        return el.text_content() if el is not None else ""
+
+    def meta(self, prop: str) -> str | None:
+        return next(iter(_META(self.root, name=prop)), None)
+
+
 # ---------------------------------------------------------------- structured data
 
-def json_ld_article(sel: Selector) -> dict:
+def json_ld_article(page: Page) -> dict:
     """The page's schema.org NewsArticle (or Article) object, or {}."""
-    for raw in sel.xpath('//script[@type="application/ld+json"]/text()').getall():
+    for raw in _JSON_LD(page.root):
         try:
             data = json.loads(raw)
         except ValueError:
@@ -117,9 +171,9 @@ def _walk_ld(data: object) -> Iterator[dict]:
         yield from _walk_ld(data.get("@graph", []))
 
 
-def next_data_node(sel: Selector) -> dict:
+def next_data_node(page: Page) -> dict:
     """The article node in Next.js's __NEXT_DATA__ (props.pageProps.node), or {}."""
-    raw = sel.xpath('//script[@id="__NEXT_DATA__"]/text()').get()
+    raw = next(iter(_NEXT_DATA(page.root)), None)
     if not raw:
         return {}
     try:
@@ -174,54 +228,46 @@ def body_blocks(container: HtmlElement, caption_of: Callable[[HtmlElement], str]
 
 
 def figcaption_without_credit(figure: HtmlElement) -> str:
-    captions = figure.xpath(".//figcaption")
-    return element_text(captions[0], skip_class=re.compile("credit", re.I)) if captions else ""
+    captions = _FIGCAPTION(figure)
+    return element_text(captions[0], skip_class=_CREDIT) if captions else ""
 
 
-def drupal_fields(sel: Selector, timezone: str) -> Fields:
+def drupal_fields(page: Page, timezone: str) -> Fields:
     """The Drupal-era layout: dates only as French text, main image caption printed twice."""
     f = Fields()
-    f.title = first(sel.xpath('string(//h1//*[contains(@class, "field--name-title")])').get(),
-                    sel.xpath("string(//h1)").get(),
-                    sel.xpath('//meta[@property="og:title"]/@content').get())
-    f.lead = first(sel.xpath('string(//*[contains(@class, "field--name-field-chapo")])').get())
-    author = first(sel.xpath('string(//*[contains(@class, "article-meta")]//*[contains(@class, "author")])').get())
+    f.title = first(_TITLE_FIELD(page.root), _H1(page.root), page.meta("og:title"))
+    f.lead = first(page.text("field--name-field-chapo"))
+    author = first(page.text("author", within="article-meta"))
     f.author = re.sub(r"^(?:écrit|ecrit)\s+par\s+", "", author, flags=re.I)
-    dateline = parse_dateline(sel.xpath('string(//*[contains(@class, "article-meta")]//*[contains(@class, "date")])').get(""),
-                              timezone)
+    dateline = parse_dateline(page.text("date", within="article-meta"), timezone)
     f.published, f.updated, f.date_precision = dateline.published, dateline.updated, dateline.precision
-    main_caption = undouble(first(sel.xpath('string(//*[contains(@class, "field--name-field-image")]'
-                                            '//*[contains(@class, "image-caption")])').get()))
-    containers = sel.xpath('//*[contains(@class, "field--name-body")]')
-    if containers:
-        body, captions = body_blocks(containers[0].root, figcaption_without_credit)
+    main_caption = undouble(first(page.text("image-caption", within="field--name-field-image")))
+    if (container := page.element("field--name-body")) is not None:
+        body, captions = body_blocks(container, figcaption_without_credit)
         f.body, f.captions = tuple(body), tuple(([main_caption] if main_caption else []) + captions)
     return f
 
 
-def nextjs_fields(sel: Selector, timezone: str) -> Fields:
+def nextjs_fields(page: Page, timezone: str) -> Fields:
     """The Next.js-era layout: JSON-LD and __NEXT_DATA__ first, the rendered DOM as fallback."""
-    ld, node = json_ld_article(sel), next_data_node(sel)
+    ld, node = json_ld_article(page), next_data_node(page)
     f = Fields()
-    f.title = first(node.get("title"), ld.get("headline"), sel.xpath("string(//h1)").get())
-    f.lead = first(node.get("chapo"), sel.xpath('string(//*[contains(@class, "chapo")])').get())
-    f.author = first(node.get("author"), ld_author(ld),
-                     re.sub(r"^par\s+", "", sel.xpath('string(//*[contains(@class, "Author")])').get(""), flags=re.I))
-    times = sel.xpath("//time/@datetime").getall()
+    f.title = first(node.get("title"), ld.get("headline"), _H1(page.root))
+    f.lead = first(node.get("chapo"), page.text("chapo"))
+    f.author = first(node.get("author"), ld_author(ld), re.sub(r"^par\s+", "", page.text("Author"), flags=re.I))
+    times = _TIMES(page.root)
     f.published = (parse_iso(ld.get("datePublished"), timezone)
-                   or parse_iso(sel.xpath('//meta[@property="article:published_time"]/@content').get(), timezone)
+                   or parse_iso(page.meta("article:published_time"), timezone)
                    or (parse_iso(times[0], timezone) if times else None))
     f.updated = (parse_iso(ld.get("dateModified"), timezone)
-                 or parse_iso(sel.xpath('//meta[@property="article:modified_time"]/@content').get(), timezone)
+                 or parse_iso(page.meta("article:modified_time"), timezone)
                  or (parse_iso(times[1], timezone) if len(times) > 1 else None))
     blocks = node.get("body")
     if isinstance(blocks, list) and blocks:
         f.body, f.captions = next_data_blocks(blocks)
-    else:
-        containers = sel.xpath('//*[contains(@class, "Article_body")]')
-        if containers:
-            body, captions = body_blocks(containers[0].root, figcaption_without_credit)
-            f.body, f.captions = tuple(body), tuple(captions)
+    elif (container := page.element("Article_body")) is not None:
+        body, captions = body_blocks(container, figcaption_without_credit)
+        f.body, f.captions = tuple(body), tuple(captions)
     return f
 
 
@@ -245,16 +291,16 @@ def next_data_blocks(blocks: Iterable[object]) -> tuple[tuple[str, ...], tuple[s
 @dataclass(frozen=True, slots=True)
 class Layout:
     name: str                                   # recorded with every version: a change of layout is not an edit
-    matches: Callable[[Selector], bool]
-    fields: Callable[[Selector, str], Fields]
+    matches: Callable[[Page], bool]
+    fields: Callable[[Page, str], Fields]
 
 
 LAYOUTS: tuple[Layout, ...] = (
     Layout("lepetitjournal-nextjs/1",
-           lambda sel: bool(sel.xpath('//script[@id="__NEXT_DATA__"] | //*[contains(@class, "Article_body")]')),
+           lambda page: bool(_NEXT_DATA(page.root) or page.marked["Article_body"]),
            nextjs_fields),
     Layout("lepetitjournal-drupal/1",
-           lambda sel: bool(sel.xpath('//*[contains(@class, "field--name-body")]')),
+           lambda page: bool(page.marked["field--name-body"]),
            drupal_fields),
 )
 
@@ -264,23 +310,24 @@ def extract_article(sel: Selector, url: str, timezone_of: Callable[[str], str]) 
     where = parse_article_url(url)
     if where is None:
         raise ExtractionError(f"not an article URL: {url}")
-    layout = next((layout for layout in LAYOUTS if layout.matches(sel)), None)
+    page = Page(sel)
+    layout = next((layout for layout in LAYOUTS if layout.matches(page)), None)
     if layout is None:
         raise ExtractionError("no known article layout on the page")
-    f = layout.fields(sel, timezone_of(where.edition))
+    f = layout.fields(page, timezone_of(where.edition))
     if not f.title:
         raise ExtractionError(f"{layout.name}: no title")
     if not f.body:
         raise ExtractionError(f"{layout.name}: empty body")
     return ExtractedArticle(
-        key=where.key, url=canonical_url(sel, url, where.key), edition=where.edition, section=where.section,
+        key=where.key, url=canonical_url(page, url, where.key), edition=where.edition, section=where.section,
         title=f.title, lead=f.lead, author=f.author, published=f.published, updated=f.updated,
         date_precision=f.date_precision, body=f.body, captions=f.captions, extractor=layout.name)
 
 
-def canonical_url(sel: Selector, url: str, key: str) -> str:
+def canonical_url(page: Page, url: str, key: str) -> str:
     """The page's canonical link when it names the same article, else the URL fetched."""
-    href = sel.xpath('//link[@rel="canonical"]/@href').get()
+    href = next(iter(_CANONICAL(page.root)), None)
     if href:
         canonical = urljoin(url, href.strip())
         found = parse_article_url(canonical)
