@@ -30,6 +30,9 @@ DOWNLOAD_WARNSIZE = 0
 # Every page yields at most one item; Scrapy starts CONCURRENT_ITEMS tasks per response to process a
 # callback's output, and with the default 100 task creation was the largest cost of a re-check.
 CONCURRENT_ITEMS = 1
+# Scrapy re-reads a generator callback's source (inspect + ast, ~0.7 ms) to warn about `return value`
+# whenever its weakly keyed cache has lost the bound method: every few responses. A developer's warning.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 RETRY_TIMES = 2
 
 TELNETCONSOLE_ENABLED = False
