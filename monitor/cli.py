@@ -173,6 +173,9 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         print(f"newsmon: error: {summary.write_errors} batch(es) of fetches could not be stored (see the log "
               "above); those articles are still due", file=sys.stderr)
         return 1
+    if alarm := summary.extraction_alarm:
+        print(f"newsmon: error: {summary.site}: {alarm}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -27,6 +27,11 @@ OUTCOMES = ("new", "changed", "metadata", "unchanged", "gone", "error", "suspect
 # Attempts followed by a second look in the same crawl: logged, but the article is counted once, by its
 # last fetch.
 INTERMEDIATE = ("suspect", "retried")
+READ = ("new", "changed", "metadata", "unchanged")  # outcomes of a page the extractor read
+# Extraction is taken for broken when at least this many article pages, and at least this share of those
+# that came whole, could not be read: one maintenance page is a fault, most pages at once is a redesign.
+ALARM_PAGES = 3
+ALARM_SHARE = 0.5
 # Fetch failures are recorded as error checks and summed up in the summary; these loggers would also print
 # a traceback per failed request.
 FETCH_FAILURE_LOGGERS = ("scrapy.downloadermiddlewares.retry", "scrapy.downloadermiddlewares.robotstxt")
@@ -46,6 +51,8 @@ class CrawlSummary:
     write_errors: int = 0         # batches the database refused; their articles stay due
     not_modified: int = 0         # unchanged checks answered by a 304
     saved_bytes: int = 0          # what those 304s did not have to send
+    unreadable: int = 0           # whole pages in which no article could be read
+    unreadable_reason: str = ""
 
     @property
     def checked(self) -> int:
@@ -57,9 +64,19 @@ class CrawlSummary:
         return self.requests > 0 and self.responses == 0
 
     @property
+    def extraction_alarm(self) -> str | None:
+        """Said when most article pages could not be read. A site's new markup makes every page unreadable
+        at once, and without this the monitor would go on quietly catching nothing."""
+        pages = self.unreadable + sum(self.outcomes.get(o, 0) for o in READ) - self.not_modified
+        if self.unreadable < ALARM_PAGES or self.unreadable < pages * ALARM_SHARE:
+            return None
+        return (f"no article could be read on {self.unreadable} of {pages} article pages "
+                f"({self.unreadable_reason}): has the site's markup changed?")
+
+    @property
     def counts(self) -> dict[str, int]:
         return {**self.outcomes, "listing_errors": self.listing_errors, "write_errors": self.write_errors,
-                "not_modified": self.not_modified}
+                "not_modified": self.not_modified, "unreadable": self.unreadable}
 
     @classmethod
     def from_crawler(cls, site: str, crawler: Crawler, seconds: float) -> CrawlSummary:
@@ -75,7 +92,9 @@ class CrawlSummary:
             first_listing_error=str(stats.get("newsmon/listing_error", "")),
             write_errors=int(stats.get("newsmon/write_errors", 0)),
             not_modified=int(stats.get("newsmon/not_modified", 0)),
-            saved_bytes=int(stats.get("newsmon/saved_bytes", 0)))
+            saved_bytes=int(stats.get("newsmon/saved_bytes", 0)),
+            unreadable=int(stats.get("newsmon/unreadable", 0)),
+            unreadable_reason=str(stats.get("newsmon/unreadable_reason", "")))
 
 
 def newsmon_settings(**overrides: Any) -> Settings:
@@ -155,7 +174,7 @@ def run_crawl(site: SiteConfig, *, db_url: str | None = None, revisit: str = "du
             process.crawl(crawler, **spider_arguments(site, discover=discover))
             process.start()
             summary = CrawlSummary.from_crawler(site.name, crawler, time.monotonic() - started)
-            run.finish(summary.counts, summary.unreachable and "the site never answered" or None)
+            run.finish(summary.counts, "the site never answered" if summary.unreachable else summary.extraction_alarm)
         return summary
     finally:
         store.close()

@@ -159,6 +159,7 @@ class Daemon:
                 state.revisit_seconds = summary.seconds
             if summary.write_errors and not error:
                 error = f"{summary.write_errors} batch(es) could not be stored; their articles stay due"
+            error = error or summary.extraction_alarm
             logger.log(logging.WARNING if error else logging.INFO, "%s %s", kind, summary_line(summary)
                        + (f" · FAILED: {error}" if error else ""))
             try:

@@ -30,12 +30,16 @@ class Counts:
     bytes: int = 0
     saved_bytes: int = 0      # page bytes a 304 did not have to send (the size of the last full page)
     not_modified: int = 0     # unchanged checks answered by a 304
+    unreadable: int = 0       # error checks of whole pages in which the extractor found no article
+    unreadable_reason: str = ""  # the first one's reason
 
     def add(self, other: Counts) -> None:
         self.outcomes.update(other.outcomes)
         self.bytes += other.bytes
         self.saved_bytes += other.saved_bytes
         self.not_modified += other.not_modified
+        self.unreadable += other.unreadable
+        self.unreadable_reason = self.unreadable_reason or other.unreadable_reason
 
 
 @dataclass(slots=True)
@@ -72,6 +76,9 @@ def record_fetches(session: Session, site_id: int, fetches: Sequence[Fetch], pol
         if fetch.not_modified and entry.latest is not None:
             counts.not_modified += 1
             counts.saved_bytes += entry.latest.raw_size or 0
+        if outcome == "error" and fetch.unreadable:
+            counts.unreadable += 1
+            counts.unreadable_reason = counts.unreadable_reason or fetch.error or ""
     return counts
 
 

@@ -50,6 +50,7 @@ class Fetch:
     last_modified: str | None = None
     redirect_urls: list[str] = field(default_factory=list)
     retry_after: float | None = None   # seconds the site asked us to wait (429/503 Retry-After)
+    unreadable: bool = False           # a whole page at the article's URL in which no article could be read
     suspect: str | None = None         # set by newsmon when this fetch awaits confirmation by a second one
     retried: bool = False              # set by newsmon when a broken page is fetched again in the same crawl
 

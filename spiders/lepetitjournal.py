@@ -179,8 +179,10 @@ class LePetitJournalSpider(Spider):
             try:
                 check_complete(response.body)
                 fetch.encoding, fetch.article = self.read_article(response, content_type)
-            except (PageError, ExtractionError) as exc:
+            except PageError as exc:
                 fetch.error = str(exc)
+            except ExtractionError as exc:
+                fetch.error, fetch.unreadable = str(exc), True
         yield fetch
 
     def read_article(self, response: TextResponse, content_type: str | None) -> tuple[str, ExtractedArticle]:

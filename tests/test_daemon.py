@@ -287,6 +287,21 @@ def test_a_wrong_config_is_refused_before_anything_starts(newsmon_sqlite: Newsmo
     assert not Path(newsmon_sqlite.db.removeprefix("sqlite:///")).exists()
 
 
+def test_an_extraction_broken_by_a_redesign_is_the_runs_error(daemon, newsmon_sqlite: Newsmon,
+                                                              tmp_path: Path) -> None:
+    db = newsmon_sqlite.db
+    with young_site(n=4) as site:
+        d = daemon(write_config(tmp_path, site, every="1s"))
+        wait_for(lambda: count(db, Version) == 4, 30, "the first versions")
+        site.redesign()
+        wait_for(lambda: count(db, CrawlRun, outcome="failed"), 30, "a run failed by the redesign")
+        assert d.stop() == 0
+    failed = [r for r in newsmon_sqlite.json("status", "--json")["runs"] if r["outcome"] == "failed"]
+    assert "no article could be read on 4 of 4 article pages" in failed[0]["error"]
+    assert "has the site's markup changed?" in (tmp_path / "daemon.log").read_text()
+    assert count(db, Version) == 4 and changes(db) == []
+
+
 def test_sites_status_and_schedule(daemon, newsmon_sqlite: Newsmon, tmp_path: Path) -> None:
     with young_site(n=2) as site:
         config = write_config(tmp_path, site, every="30s")

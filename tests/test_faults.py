@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import re
 import signal
-import urllib.request
 import subprocess
 import sys
+import urllib.request
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -96,6 +96,22 @@ def test_every_fault_is_an_error_never_a_version_and_the_edit_is_caught_after(fa
     changed = sorted(int(c["article_id"]) for c in newsmon.changes())
     assert changed == sorted(BAD_PAGES)  # each edit caught once the page is healthy
     assert all(c["added_words"] == 6 and c["fields"] == ["body"] for c in newsmon.changes())
+
+
+def test_an_extraction_broken_by_a_redesign_is_said_in_one_line_and_stores_nothing(faulty) -> None:
+    newsmon, site = faulty
+    ids = [a.id for a in site.articles]
+    site.redesign(ids[:3])  # a few unreadable pages are faults, recorded and counted, not an alarm
+    assert newsmon.run("crawl", "lepetitjournal", "--base-url", site.base_url, "--all").stderr == ""
+    site.redesign()
+    proc = newsmon.run("crawl", "lepetitjournal", "--base-url", site.base_url, "--all", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "newsmon: error: lepetitjournal: no article could be read on 10 of 10 article pages "
+        "(no known article layout on the page): has the site's markup changed?"]
+    assert newsmon.changes() == [] and all(versions(newsmon, i) == 1 for i in ids)
+    [last_run, *_] = newsmon.json("status", "--json")["runs"]
+    assert last_run["outcome"] == "failed" and "markup" in last_run["error"] and last_run["counts"]["unreadable"] == 10
 
 
 def test_a_transient_fault_is_retried_within_the_crawl(faulty) -> None:
