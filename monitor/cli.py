@@ -48,6 +48,8 @@ def build_parser() -> Parser:
     p.add_argument("--all", action="store_true", help="re-check every tracked article now, due or not")
     p.add_argument("--no-discovery", action="store_true", help="only re-check known articles")
     p.add_argument("--front-pages", type=int, metavar="N", help="front pages read per edition (default 3)")
+    p.add_argument("--archive", action="store_true",
+                   help="also fetch sitemap entries older than the revisit policy's last tier (the whole archive)")
     p.add_argument("--verbose", action="store_true", help="log Scrapy's progress")
     p.set_defaults(run=cmd_crawl)
 
@@ -152,6 +154,8 @@ def crawl_site(args: argparse.Namespace) -> tuple[SiteConfig, str | None]:
         if args.front_pages < 1:
             raise BadInput("--front-pages must be at least 1")
         site = replace(site, front_pages=args.front_pages)
+    if args.archive:
+        site = replace(site, archive=True)
     return site, args.db or (config.db if config else None)
 
 

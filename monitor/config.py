@@ -19,6 +19,7 @@ the sites' own tables; values shown are the defaults):
     discovery_interval = "30m"
     jitter = "30s"
     confirm_delay = "5s"                   # before a suspicious page is fetched again (monitor/confirmation.py)
+    archive = false                        # also take sitemap entries older than the last policy tier
 
     [sites.lepetitjournal.policy]          # see monitor/policy.py for the reasoning
     tiers = [["6h", "15m"], ["1d", "1h"], ["7d", "6h"], ["30d", "1d"]]
@@ -73,6 +74,7 @@ class SiteConfig:
     discovery_interval: timedelta = timedelta(minutes=30)
     jitter: timedelta = timedelta(seconds=30)
     confirm_delay: timedelta = timedelta(seconds=5)  # between a suspicious fetch and its confirmation
+    archive: bool = False  # fetch sitemap entries past the policy's horizon too (see monitor/frontier.py)
     policy: RevisitPolicy = field(default_factory=RevisitPolicy)
     politeness: Politeness | None = None  # None: the defaults, with local hosts exempt (monitor/settings.py)
 
@@ -205,6 +207,7 @@ def _site(name: str, t: _Table, path: Path) -> SiteConfig:
         front_pages=front_pages, discovery_interval=t.duration("discovery_interval", SiteConfig.discovery_interval),
         jitter=t.duration("jitter", SiteConfig.jitter, positive=False),
         confirm_delay=t.duration("confirm_delay", SiteConfig.confirm_delay, positive=False),
+        archive=t.get("archive", bool, False, "true or false"),
         policy=_policy(policy_table) if policy_table else RevisitPolicy(),
         politeness=_politeness(politeness_table) if politeness_table else None)
     t.done()
@@ -254,6 +257,7 @@ def site_record(site: SiteConfig) -> dict[str, Any]:
         "name": site.name, "spider": site.spider, "base_url": site.base_url, "editions": list(site.editions),
         "front_pages": site.front_pages, "discovery_interval": format_duration(site.discovery_interval),
         "jitter": format_duration(site.jitter), "confirm_delay": format_duration(site.confirm_delay),
+        "archive": site.archive,
         "policy": {"tiers": [[format_duration(t.until), format_duration(t.every)] for t in policy.tiers],
                    "error_retry": format_duration(policy.error_retry),
                    "listed_every": format_duration(policy.listed_every),

@@ -53,6 +53,7 @@ class CrawlSummary:
     saved_bytes: int = 0          # what those 304s did not have to send
     unreadable: int = 0           # whole pages in which no article could be read
     unreadable_reason: str = ""
+    archive_left_out: int = 0     # new sitemap entries too old to track (monitor/frontier.py)
 
     @property
     def checked(self) -> int:
@@ -76,7 +77,8 @@ class CrawlSummary:
     @property
     def counts(self) -> dict[str, int]:
         return {**self.outcomes, "listing_errors": self.listing_errors, "write_errors": self.write_errors,
-                "not_modified": self.not_modified, "unreadable": self.unreadable}
+                "not_modified": self.not_modified, "unreadable": self.unreadable,
+                "archive_left_out": self.archive_left_out}
 
     @classmethod
     def from_crawler(cls, site: str, crawler: Crawler, seconds: float) -> CrawlSummary:
@@ -94,7 +96,8 @@ class CrawlSummary:
             not_modified=int(stats.get("newsmon/not_modified", 0)),
             saved_bytes=int(stats.get("newsmon/saved_bytes", 0)),
             unreadable=int(stats.get("newsmon/unreadable", 0)),
-            unreadable_reason=str(stats.get("newsmon/unreadable_reason", "")))
+            unreadable_reason=str(stats.get("newsmon/unreadable_reason", "")),
+            archive_left_out=int(stats.get("newsmon/archive_left_out", 0)))
 
 
 def newsmon_settings(**overrides: Any) -> Settings:
@@ -110,7 +113,8 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 def site_settings(site: SiteConfig, *, db_url: str, revisit: str, log_level: str = "ERROR") -> Settings:
     overrides: dict[str, Any] = {"NEWSMON_DB": db_url, "NEWSMON_REVISIT": revisit, "NEWSMON_POLICY": site.policy,
-                                 "NEWSMON_CONFIRM_DELAY": site.confirm_delay.total_seconds(), "LOG_LEVEL": log_level}
+                                 "NEWSMON_CONFIRM_DELAY": site.confirm_delay.total_seconds(),
+                                 "NEWSMON_ARCHIVE": site.archive, "LOG_LEVEL": log_level}
     if (p := site.politeness) is not None:
         overrides |= {"CONCURRENT_REQUESTS_PER_DOMAIN": p.concurrency,
                       "DOWNLOAD_DELAY": p.download_delay.total_seconds(), "ROBOTSTXT_OBEY": p.robots_txt,

@@ -4,7 +4,12 @@ A spider middleware, so the spider stays a fetcher: at the start it asks the spi
 due article (`spider.article_request`), then it filters what discovery yields. A known article found by
 discovery is fetched again only when it is due, was gone (it reappeared in the listings), or its
 sitemap `lastmod` is newer than the last check. Each article is fetched at most once per crawl, whatever
-URL (old slug, cache-busting query) discovery found it under. Known articles that a front page or feed
+URL (old slug, cache-busting query) discovery found it under.
+
+A new article that only a sitemap names, last modified longer ago than the revisit policy's horizon, is
+archive, not news: no check would ever follow its first fetch, and a site's sitemaps can name its whole
+history, which the first crawl would spend thousands of requests on. It is left out (counted) unless the
+site asks for its archive; should its `lastmod` move later, it comes within the horizon and is fetched. Known articles that a front page or feed
 still features are remembered as listed (see monitor/policy.py) when the crawl ends.
 """
 from __future__ import annotations
@@ -103,6 +108,8 @@ class Frontier(BaseSpiderMiddleware):
         self.budget = crawler.settings.getint("NEWSMON_MAX_REQUESTS")  # article pages per crawl, at most
         self.ahead = crawler.settings.getfloat("NEWSMON_DUE_AHEAD")
         self.listed: set[str] = set()
+        self.archive = crawler.settings.getbool("NEWSMON_ARCHIVE")
+        self.left_out: set[str] = set()  # archive entries not fetched
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
@@ -136,10 +143,23 @@ class Frontier(BaseSpiderMiddleware):
         known = self.known.get(key)
         if known is not None and not self.wanted_again(known, request):
             return None
+        if known is None and not self.archive and self.is_archive(request):
+            self.left_out.add(key)
+            return None
         self.requested.add(key)
         return request
 
+    def is_archive(self, request: Request) -> bool:
+        """Named by a sitemap only, and last modified longer before the sitemap's newest entry than the
+        policy's horizon. Told by the site's own clock: a mirror or a replay is as old as its sitemap says."""
+        lastmod, newest = request.meta.get("lastmod"), request.meta.get("sitemap_newest")
+        return (not request.meta.get("listed") and lastmod is not None and newest is not None
+                and newest - lastmod > self.policy.horizon)
+
     async def spider_closed(self) -> None:
+        # An article a front page or feed brought in after its sitemap entry was left out was fetched.
+        assert self.crawler.stats is not None
+        self.crawler.stats.set_value("newsmon/archive_left_out", len(self.left_out - self.requested))
         if self.listed:
             await asyncio.to_thread(self._record_listings, self.crawler.spider.site, self.listed)
 

@@ -37,6 +37,11 @@ class RevisitPolicy:
     listed_every: timedelta = 3 * HOUR    # floor for articles still featured by the site
     listed_memory: timedelta = DAY        # how long a sighting in a listing counts
 
+    @property
+    def horizon(self) -> timedelta:
+        """The quiet age past which an article is no longer re-checked on a schedule."""
+        return self.tiers[-1].until
+
     def interval(self, quiet_age: timedelta) -> timedelta | None:
         """The re-check interval for an article this long without news, or None to stop."""
         for tier in self.tiers:

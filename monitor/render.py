@@ -141,6 +141,8 @@ def summary_line(summary: CrawlSummary) -> str:
         line += f" · broken pages fetched again {o['retried']}"
     if summary.listing_errors:
         line += f" · listing errors {summary.listing_errors}"
+    if summary.archive_left_out:
+        line += f" · archive left out {summary.archive_left_out}"
     line += f" · {summary.bytes / 1e6:.1f} MB"
     if summary.not_modified:
         line += f" ({summary.not_modified} not modified, {summary.saved_bytes / 1e6:.1f} MB saved)"

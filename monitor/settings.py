@@ -53,6 +53,7 @@ NEWSMON_REVISIT = "due"         # which known articles a crawl re-checks: due | 
 NEWSMON_POLICY = None           # a monitor.policy.RevisitPolicy; None: its defaults
 NEWSMON_DUE_AHEAD = 0.0         # seconds: articles due this soon count as due (the daemon sets it)
 NEWSMON_MAX_REQUESTS = 5000     # article pages per crawl and site; [sites.X.politeness] max_requests
+NEWSMON_ARCHIVE = False         # also fetch new sitemap entries older than the policy's horizon
 NEWSMON_RETRY_BACKOFF = 1.0     # seconds before the first retry of a failed fetch, doubled each time
 NEWSMON_RETRY_MAX_WAIT = 30.0   # a longer Retry-After ends this crawl's tries; the article waits that long
 NEWSMON_PAGE_RETRIES = 2        # a page answering 200 but broken (truncated, empty...) is fetched again

@@ -124,13 +124,18 @@ class LePetitJournalSpider(Spider):
         except Exception:  # noqa: BLE001 - lxml raises several kinds; a bad sitemap only loses one source
             self.logger.warning("unreadable sitemap %s", response.url)
             return
-        for entry in sitemap:
-            loc = entry.get("loc", "").strip()
-            if sitemap.type == "sitemapindex":
-                if self.wants_sitemap(loc):
+        if sitemap.type == "sitemapindex":
+            for entry in sitemap:
+                if self.wants_sitemap(loc := entry.get("loc", "").strip()):
                     yield self.listing_request(loc, self.parse_sitemap)
-            elif request := self.article_request(loc, lastmod=entry.get("lastmod")):
-                yield request
+            return
+        requests = [request for entry in sitemap
+                    if (request := self.article_request(entry.get("loc", "").strip(), lastmod=entry.get("lastmod")))]
+        # The sitemap's own "now": how old an entry is, told by the site's clock, not ours.
+        newest = max((r.meta["lastmod"] for r in requests if "lastmod" in r.meta), default=None)
+        for request in requests:
+            request.meta["sitemap_newest"] = newest
+            yield request
 
     def wants_sitemap(self, url: str) -> bool:
         """Per-edition sitemaps of editions not asked for are skipped."""

@@ -175,3 +175,22 @@ def test_modern_layout_edits_are_caught_with_exact_dates(newsmon: Newsmon) -> No
         [change] = newsmon.changes()
         assert change["fields"] == ["body", "updated"] and change["announced"] is True
         assert change["declared_updated"] == (article.published + timedelta(hours=5)).isoformat()
+
+
+def test_archive_named_only_by_the_sitemap_is_left_out_until_it_moves_or_is_asked_for(
+        newsmon_sqlite: Newsmon) -> None:
+    now = datetime.now(UTC)
+    with FakeSite(noise=True, editions=("cambodge",)) as archive:
+        for i in range(52):  # more than the front page (30) and the feed (50) show
+            archive.add(make_article(433000 + i, published=now - timedelta(hours=i)))
+        old = [archive.add(make_article(433100 + i, published=now - timedelta(days=90 + i))) for i in range(3)]
+        out = newsmon_sqlite.crawl(archive, "--front-pages", "1")
+        assert "new 52 " in out and "archive left out 3" in out
+        tracked = {a["article_id"] for a in newsmon_sqlite.json("articles", "--json")}
+        assert not tracked & {str(a.id) for a in old}
+        archive.edit(old[0].id, title="Une correction tardive", updated=now)  # its sitemap lastmod moves
+        out = newsmon_sqlite.crawl(archive, "--front-pages", "1")
+        assert "new 1 " in out and "archive left out 2" in out
+        out = newsmon_sqlite.crawl(archive, "--front-pages", "1", "--archive")
+        assert "new 2 " in out and "archive left out" not in out
+    assert len(newsmon_sqlite.json("articles", "--json")) == 55

@@ -271,6 +271,7 @@ def test_postgres_second_daemon_is_refused(postgres_url: str, tmp_path: Path) ->
     ('tick = "soon"', 'tick: must be a duration'),
     ('colour = "blue"', "colour: unknown key"),
     ('[sites.x]\nfront_pages = "three"', "sites.x.front_pages: must be an integer"),
+    ('[sites.x]\narchive = "all"', "sites.x.archive: must be true or false"),
     ('[sites.x]\nbase_url = "ftp://example.com"', "sites.x.base_url: must be an http(s) URL"),
     ('[sites.x.policy]\ntiers = [["1h", "15m"], ["30m", "1h"]]', "sites.x.policy.tiers: the `until` durations"),
     ('[sites.x.politeness]\nrobots_txt = "yes"', "sites.x.politeness.robots_txt: must be true or false"),
