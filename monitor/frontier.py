@@ -4,13 +4,13 @@ A spider middleware, so the spider stays a fetcher: at the start it asks the spi
 due article (`spider.article_request`), then it filters what discovery yields. A known article found by
 discovery is fetched again only when it is due, was gone (it reappeared in the listings), or its
 sitemap `lastmod` is newer than the last check. Each article is fetched at most once per crawl, whatever
-URL (old slug, cache-busting query) discovery found it under.
+URL (old slug, cache-busting query) discovery found it under. Known articles that a front page or feed
+still features are remembered as listed (see monitor/policy.py) when the crawl ends.
 
 A new article that only a sitemap names, last modified longer ago than the revisit policy's horizon, is
 archive, not news: no check would ever follow its first fetch, and a site's sitemaps can name its whole
 history, which the first crawl would spend thousands of requests on. It is left out (counted) unless the
-site asks for its archive; should its `lastmod` move later, it comes within the horizon and is fetched. Known articles that a front page or feed
-still features are remembered as listed (see monitor/policy.py) when the crawl ends.
+site asks for its archive; should its `lastmod` move later, it comes within the horizon and is fetched.
 """
 from __future__ import annotations
 
