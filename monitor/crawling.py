@@ -116,7 +116,10 @@ def site_settings(site: SiteConfig, *, db_url: str, revisit: str, log_level: str
                                  "NEWSMON_CONFIRM_DELAY": site.confirm_delay.total_seconds(),
                                  "NEWSMON_ARCHIVE": site.archive, "LOG_LEVEL": log_level}
     if (p := site.politeness) is not None:
-        overrides |= {"CONCURRENT_REQUESTS_PER_DOMAIN": p.concurrency,
+        # Scrapy 2.19 does not hold a slot to its concurrency when there is no download delay: it hands out
+        # every queued request before the first one counts as transferring. The global limit holds, and a
+        # crawl is of one site, so it carries the per-site figure too.
+        overrides |= {"CONCURRENT_REQUESTS_PER_DOMAIN": p.concurrency, "CONCURRENT_REQUESTS": p.concurrency,
                       "DOWNLOAD_DELAY": p.download_delay.total_seconds(), "ROBOTSTXT_OBEY": p.robots_txt,
                       "NEWSMON_MAX_REQUESTS": p.max_requests, "DOWNLOAD_TIMEOUT": p.timeout.total_seconds()}
         if p.user_agent:

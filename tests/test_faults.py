@@ -275,6 +275,11 @@ max_requests = 200
         newsmon_sqlite.run("crawl", "lepetitjournal", "--config", str(config), "--all", "--no-discovery")
         capped = [r for r in site.requests[before:] if r.path != "/robots.txt"]
         assert len(capped) == 5  # the most overdue five; the rest wait for the next crawl
+        # Without a delay between requests, the concurrency limit alone holds the pace.
+        config.write_text(config.read_text().replace('download_delay = "50ms"', "download_delay = 0"))
+        site.max_concurrency = 0
+        newsmon_sqlite.run("crawl", "lepetitjournal", "--config", str(config), "--all", "--no-discovery")
+        assert site.max_concurrency == 2
 
 
 def test_a_timeout_is_an_error_and_is_retried(newsmon_sqlite: Newsmon, tmp_path: Path) -> None:
@@ -319,7 +324,8 @@ def test_unreachable_site_and_unwritable_database(newsmon_sqlite: Newsmon, tmp_p
     assert proc.returncode == 2 and "cannot create the database folder" in proc.stderr
 
 
-def test_a_crawl_killed_mid_way_leaves_a_consistent_database_and_the_next_run_catches_up(newsmon: Newsmon) -> None:
+def test_a_crawl_killed_mid_way_leaves_a_consistent_database_and_the_next_run_catches_up(
+        newsmon: Newsmon, tmp_path: Path) -> None:
     with FakeSite(noise=True) as site:
         for i in range(48):
             site.add(make_article(432400 + i, "cambodge" if i % 2 else "bangkok"))
@@ -328,9 +334,14 @@ def test_a_crawl_killed_mid_way_leaves_a_consistent_database_and_the_next_run_ca
         edited = list(range(432400, 432448, 4))
         for article_id in edited:
             edit_body(site, article_id, "Corrigé après coup.")
-        site.latency = 0.5  # 16 requests at a time: the re-check lasts about 2 s past its first flush
-        proc = subprocess.Popen([sys.executable, "-m", "monitor", "crawl", "lepetitjournal", "--base-url",
-                                 site.base_url, "--all"], env=newsmon.env, cwd=ROOT,
+        # Two requests at a time, a quarter second each: the re-check takes about 6 s, its fetches stored
+        # every 2 s as they come, so the kill lands after a stored batch and well before the end.
+        config = tmp_path / "slow.toml"
+        config.write_text(f'[sites.lepetitjournal]\nbase_url = "{site.base_url}"\n'
+                          "[sites.lepetitjournal.politeness]\nconcurrency = 2\ndownload_delay = 0\n")
+        site.latency = 0.25
+        proc = subprocess.Popen([sys.executable, "-m", "monitor", "crawl", "lepetitjournal", "--config", str(config),
+                                 "--all"], env=newsmon.env, cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for(lambda: stored_checks(newsmon.db) > before, 60, "the killed crawl's first stored batch")
