@@ -86,8 +86,7 @@ class StorePipeline:
                 self.crawler.stats.inc_value("newsmon/saved_bytes", counts.saved_bytes)
                 self.crawler.stats.inc_value("newsmon/not_modified", counts.not_modified)
                 self.crawler.stats.inc_value("newsmon/unreadable", counts.unreadable)
-                if counts.unreadable_reason and not self.crawler.stats.get_value("newsmon/unreadable_reason"):
-                    self.crawler.stats.set_value("newsmon/unreadable_reason", counts.unreadable_reason)
+                self.crawler.stats.set_value("newsmon/unreadable_reason", self.counts.unreadable_reason)
 
     def _write(self, batch: list[Fetch]) -> Counts:
         assert self.store is not None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.store import open_store
 from tests.fakesite import FakeSite, make_article
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +27,19 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str) -> obje
             return result
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def count(db: str, model: type, **where: object) -> int:
+    """Rows of a model in the database at `db`, optionally where columns equal the given values."""
+    store = open_store(db)
+    try:
+        with store.session() as session:
+            query = session.query(model)
+            for key, value in where.items():
+                query = query.filter(getattr(model, key) == value)
+            return query.count()
+    finally:
+        store.close()
 
 
 def postgres_or_skip() -> None:

@@ -515,7 +515,7 @@ HTML, XML, TEXT = "text/html; charset=utf-8", "application/xml", "text/plain; ch
 
 @dataclass
 class _Response:
-    status: int  # 0: the connection was reset, no answer
+    status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)  # Content-Type included; Content-Length added later
 

@@ -16,7 +16,7 @@ import pytest
 from monitor import queries
 from monitor.models import Check, CrawlRun, Version
 from monitor.store import open_store
-from tests.conftest import ROOT, Newsmon, wait_for
+from tests.conftest import ROOT, Newsmon, count, wait_for
 from tests.consistency import assert_consistent
 from tests.fakesite import FakeSite, make_article
 
@@ -79,18 +79,6 @@ def daemon(newsmon_sqlite: Newsmon, tmp_path: Path) -> Iterator[Callable[[Path],
     for d in started:
         if d.alive():
             d.stop(signal.SIGKILL)
-
-
-def count(db: str, model: type, **where: object) -> int:
-    store = open_store(db)
-    try:
-        with store.session() as session:
-            query = session.query(model)
-            for key, value in where.items():
-                query = query.filter(getattr(model, key) == value)
-            return query.count()
-    finally:
-        store.close()
 
 
 def changes(db: str) -> list[queries.ChangeRecord]:

@@ -20,11 +20,10 @@ from parsel import Selector
 
 from monitor.models import Check
 from monitor.normalize import comparison_form
-from monitor.store import open_store
 from spiders.extract import ExtractionError, extract_article
 from spiders.integrity import PageError, check_complete
 from spiders.lepetitjournal import edition_timezone
-from tests.conftest import ROOT, Newsmon, wait_for
+from tests.conftest import ROOT, Newsmon, count, wait_for
 from tests.consistency import assert_consistent
 from tests.fakesite import FakeSite, Fault, make_article
 
@@ -330,7 +329,7 @@ def test_a_crawl_killed_mid_way_leaves_a_consistent_database_and_the_next_run_ca
         for i in range(48):
             site.add(make_article(432400 + i, "cambodge" if i % 2 else "bangkok"))
         newsmon.crawl(site)
-        before = stored_checks(newsmon.db)
+        before = count(newsmon.db, Check)
         edited = list(range(432400, 432448, 4))
         for article_id in edited:
             edit_body(site, article_id, "Corrigé après coup.")
@@ -344,11 +343,11 @@ def test_a_crawl_killed_mid_way_leaves_a_consistent_database_and_the_next_run_ca
                                  "--all"], env=newsmon.env, cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            wait_for(lambda: stored_checks(newsmon.db) > before, 60, "the killed crawl's first stored batch")
+            wait_for(lambda: count(newsmon.db, Check) > before, 60, "the killed crawl's first stored batch")
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-        assert before < stored_checks(newsmon.db) < before + 48  # killed mid-way, with work stored
+        assert before < count(newsmon.db, Check) < before + 48  # killed mid-way, with work stored
         assert_consistent(newsmon.db)
         site.latency = 0
         newsmon.crawl(site, "--all")
@@ -358,15 +357,6 @@ def test_a_crawl_killed_mid_way_leaves_a_consistent_database_and_the_next_run_ca
     assert per_article == {432400 + i: 2 if 432400 + i in edited else 1 for i in range(48)}
 
 
-def stored_checks(db_url: str) -> int:
-    store = open_store(db_url)
-    try:
-        with store.session() as session:
-            return session.query(Check).count()
-    finally:
-        store.close()
-
-
 # ---------------------------------------------------------------- fuzzing extraction and normalisation
 
 def _pages() -> list[str]:
@@ -374,7 +364,6 @@ def _pages() -> list[str]:
     for theme in ("classic", "modern"):
         with FakeSite(theme=theme, noise=False) as site:
             a = site.add(make_article(432500))
-            import urllib.request
             with urllib.request.urlopen(site.base_url + a.url) as response:
                 pages.append(response.read().decode())
     return pages
