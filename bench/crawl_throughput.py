@@ -264,7 +264,7 @@ def cmd_bare(args: list[str]) -> None:
     from scrapy.crawler import AsyncCrawlerProcess
 
     from monitor.config import SiteConfig
-    from monitor.crawling import site_settings
+    from monitor.crawl.runner import site_settings
 
     urls = Path(args[0]).read_text().split()
     # The pace newsmon's crawl takes for this (loopback) site, from the same function newsmon uses.

@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
 import fast_diff_match_patch  # noqa: E402
 
 from jsonout import emit_json  # noqa: E402 - bench/ is the script's own folder on sys.path
-from monitor.diffing import DELETE, EQUAL, INSERT, Segment, _chars, count_words, to_segments, tokens  # noqa: E402
+from monitor.compare.diffing import DELETE, EQUAL, INSERT, Segment, _chars, count_words, to_segments, tokens  # noqa: E402
 from tests.fakesite import EDITIONS, _paragraph, _sentence  # noqa: E402
 
 try:

@@ -73,7 +73,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from jsonout import emit_json  # noqa: E402 - bench/ is the script's own folder on sys.path
-from monitor.policy import RevisitPolicy  # noqa: E402
+from monitor.compare.policy import RevisitPolicy  # noqa: E402
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)   # second 0 of the simulated timeline

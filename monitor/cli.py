@@ -8,7 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
-from monitor import queries, render
+from monitor.report import terminal as render
+from monitor.store import queries
 from monitor.config import SiteConfig, check_base_url, find_config, load_config, site_record
 from monitor.errors import BadInput, NewsmonError
 from monitor.store import Store, default_db_url, open_store
@@ -160,7 +161,7 @@ def crawl_site(args: argparse.Namespace) -> tuple[SiteConfig, str | None]:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
-    from monitor.crawling import run_crawl  # Scrapy loads only for crawls
+    from monitor.crawl.runner import run_crawl  # Scrapy loads only for crawls
 
     site, db_url = crawl_site(args)
     out = render.Output(sys.stdout)
@@ -232,7 +233,7 @@ def cmd_show(args: argparse.Namespace) -> int | None:
 
 
 def cmd_diff(args: argparse.Namespace) -> int | None:
-    from monitor.diffing import diff_articles
+    from monitor.compare.diffing import diff_articles
 
     def body(store: Store) -> None:
         with store.session() as session:
@@ -309,7 +310,7 @@ def change_filter(args: argparse.Namespace) -> tuple[queries.ChangeFilter, str]:
 
 
 def cmd_report(args: argparse.Namespace) -> int | None:
-    from monitor.report import write_report
+    from monitor.report.static_site import write_report
 
     where, label = change_filter(args)
 
@@ -320,7 +321,7 @@ def cmd_report(args: argparse.Namespace) -> int | None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int | None:
-    from monitor.webapp import make_app_server
+    from monitor.report.webapp import make_app_server
 
     def body(store: Store) -> None:
         try:

@@ -48,7 +48,7 @@ from urllib.parse import urlsplit
 
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import BadInput
-from monitor.policy import RevisitPolicy, Tier
+from monitor.compare.policy import RevisitPolicy, Tier
 
 T = TypeVar("T")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

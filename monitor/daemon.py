@@ -27,13 +27,13 @@ from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor import runs
+from monitor.store import runs
 from monitor.config import Config, SiteConfig
-from monitor.crawling import (CrawlSummary, newsmon_settings, quiet_fetch_failures, register_site, site_settings,
+from monitor.crawl.runner import (CrawlSummary, newsmon_settings, quiet_fetch_failures, register_site, site_settings,
                               spider_arguments, spider_class)
-from monitor.locking import daemon_lock
-from monitor.models import Article
-from monitor.render import summary_line
+from monitor.store.locking import daemon_lock
+from monitor.store.models import Article
+from monitor.report.terminal import summary_line
 from monitor.store import Store, open_store
 
 logger = logging.getLogger("newsmon.daemon")

@@ -40,17 +40,17 @@ LOG_LEVEL = "INFO"
 # HttpCacheMiddleware would hide edits: it treats a page with an old Last-Modified as fresh (FIELD-NOTES).
 HTTPCACHE_ENABLED = False
 
-ITEM_PIPELINES = {"monitor.pipeline.StorePipeline": 300}
-SPIDER_MIDDLEWARES = {"monitor.frontier.Frontier": 50, "monitor.confirmation.Confirmation": 60}
+ITEM_PIPELINES = {"monitor.crawl.pipeline.StorePipeline": 300}
+SPIDER_MIDDLEWARES = {"monitor.crawl.frontier.Frontier": 50, "monitor.crawl.confirmation.Confirmation": 60}
 # Scrapy's retries re-send at once; ours wait (back-off, Retry-After) and give up on long pauses.
 DOWNLOADER_MIDDLEWARES = {"scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-                          "monitor.retries.BackoffRetryMiddleware": 550}
+                          "monitor.crawl.retries.BackoffRetryMiddleware": 550}
 
 NEWSMON_DB = None               # SQLAlchemy URL; None: $NEWSMON_DB, else the default SQLite file
 NEWSMON_BATCH_SIZE = 200        # fetches written per transaction
 NEWSMON_FLUSH_SECONDS = 2.0     # ...or after this long, so an interrupted crawl loses little
 NEWSMON_REVISIT = "due"         # which known articles a crawl re-checks: due | all | none
-NEWSMON_POLICY = None           # a monitor.policy.RevisitPolicy; None: its defaults
+NEWSMON_POLICY = None           # a monitor.compare.policy.RevisitPolicy; None: its defaults
 NEWSMON_DUE_AHEAD = 0.0         # seconds: articles due this soon count as due (the daemon sets it)
 NEWSMON_MAX_REQUESTS = 5000     # article pages per crawl and site; [sites.X.politeness] max_requests
 NEWSMON_ARCHIVE = False         # also fetch new sitemap entries older than the policy's horizon

@@ -19,10 +19,10 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
-from spiders.dates import parse_iso
-from spiders.extract import ExtractionError, extract_article, parse_article_url
-from spiders.integrity import PageError, candidate_encodings, check_complete, decode, has_mojibake
-from spiders.items import ExtractedArticle, Fetch
+from monitor.extract.dates import parse_iso
+from monitor.extract.lepetitjournal import ExtractionError, extract_article, parse_article_url
+from monitor.extract.integrity import PageError, candidate_encodings, check_complete, decode, has_mojibake
+from monitor.items import ExtractedArticle, Fetch
 
 # Each edition's local time: the site writes dates in it without saying so.
 EDITION_TIMEZONES = {

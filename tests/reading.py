@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from monitor.store import open_store
-from monitor.webapp import make_app_server
+from monitor.report.webapp import make_app_server
 
 from tests.conftest import Newsmon
 from tests.fakesite import Block, FakeSite, make_article

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from spiders.dates import parse_dateline, parse_iso
+from monitor.extract.dates import parse_dateline, parse_iso
 
 PHNOM_PENH = ZoneInfo("Asia/Phnom_Penh")
 

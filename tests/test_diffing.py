@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 
-from monitor.diffing import DELETE, EQUAL, INSERT, diff_articles, diff_field, tokens
+from monitor.compare.diffing import DELETE, EQUAL, INSERT, diff_articles, diff_field, tokens
 from tests.fakesite import make_article
 
 

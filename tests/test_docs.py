@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from monitor import queries
+from monitor.store import queries
 from monitor.cli import build_parser
 from tests.conftest import ROOT
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from parsel import Selector
 
-from spiders.extract import ExtractionError, extract_article, parse_article_url, undouble
+from monitor.extract.lepetitjournal import ExtractionError, extract_article, parse_article_url, undouble
 from spiders.lepetitjournal import edition_timezone
 from tests.fakesite import FakeArticle, FakeSite, make_article, squash
 

@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from parsel import Selector
 
-from monitor.models import Check
-from monitor.normalize import comparison_form
-from spiders.extract import ExtractionError, extract_article
-from spiders.integrity import PageError, check_complete
+from monitor.store.models import Check
+from monitor.compare.normalize import comparison_form
+from monitor.extract.lepetitjournal import ExtractionError, extract_article
+from monitor.extract.integrity import PageError, check_complete
 from spiders.lepetitjournal import edition_timezone
 from tests.conftest import ROOT, Newsmon, count, wait_for
 from tests.consistency import assert_consistent

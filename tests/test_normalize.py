@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.normalize import comparison_form, comparison_list
+from monitor.compare.normalize import comparison_form, comparison_list
 
 SAME = [
     ("L’affaire a été révélée", "L'affaire a été révélée"),                       # curly vs straight apostrophe

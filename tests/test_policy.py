@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.policy import RevisitPolicy, publication_estimate
+from monitor.compare.policy import RevisitPolicy, publication_estimate
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 POLICY = RevisitPolicy()

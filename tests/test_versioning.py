@@ -5,8 +5,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from monitor.versioning import Outcome, compare, dates_key, text_hash
-from spiders.items import ExtractedArticle
+from monitor.compare.versioning import Outcome, compare, dates_key, text_hash
+from monitor.items import ExtractedArticle
 
 TZ = ZoneInfo("Asia/Phnom_Penh")
 BASE = ExtractedArticle(

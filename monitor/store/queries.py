@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from sqlalchemy import Select, String, cast, func, select
 from sqlalchemy.orm import Session, aliased
 
-from monitor.diffing import FieldDiff, diff_articles
+from monitor.compare.diffing import FieldDiff, diff_articles
 from monitor.durations import parse_duration
 from monitor.errors import BadInput, NotFound
-from monitor.models import Article, ArticleUrl, Change, Check, CrawlRun, Event, Site, Version, from_iso
-from monitor.policy import RevisitPolicy, publication_estimate
+from monitor.store.models import Article, ArticleUrl, Change, Check, CrawlRun, Event, Site, Version, from_iso
+from monitor.compare.policy import RevisitPolicy, publication_estimate
 
 def parse_since(value: str, now: datetime | None = None) -> datetime:
     """'90m', '24h', '7d', '2w' (a duration back from now) or an ISO date/datetime (UTC unless it says)."""

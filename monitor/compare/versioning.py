@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from monitor.normalize import comparison_form, comparison_list, digest
+from monitor.compare.normalize import comparison_form, comparison_list, digest
 
 TEXT_FIELDS = ("title", "lead", "author", "body", "captions")
 _WORD = re.compile(r"\w+")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import update
 
-from monitor.models import CrawlRun
+from monitor.store.models import CrawlRun
 from monitor.store import Store
 
 

@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 
-from spiders.items import Fetch
+from monitor.items import Fetch
 
 
 class CrawlProgress:

@@ -15,10 +15,10 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from monitor.ingest import Counts, ensure_site, record_fetches
-from monitor.policy import RevisitPolicy
+from monitor.store.ingest import Counts, ensure_site, record_fetches
+from monitor.compare.policy import RevisitPolicy
 from monitor.store import Store, open_store
-from spiders.items import Fetch
+from monitor.items import Fetch
 
 logger = logging.getLogger(__name__)
 _OPENING = threading.Lock()

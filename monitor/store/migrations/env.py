@@ -1,7 +1,7 @@
 """Alembic environment: migrations run on the engine newsmon opened (see monitor/store.py)."""
 from alembic import context
 
-from monitor.models import Base
+from monitor.store.models import Base
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:

@@ -20,9 +20,9 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
-from monitor.frontier import KnownArticle, known_articles
-from monitor.versioning import extracted_hash, suspicion
-from spiders.items import Fetch
+from monitor.crawl.frontier import KnownArticle, known_articles
+from monitor.compare.versioning import extracted_hash, suspicion
+from monitor.items import Fetch
 
 
 def same_page(first: Fetch, second: Fetch) -> bool:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor import queries
-from monitor.feed import atom_feed
-from monitor.pages import STATIC, Context, Links, article_page, index_page
+from monitor.store import queries
+from monitor.report.feed import atom_feed
+from monitor.report.pages import STATIC, Context, Links, article_page, index_page
 from monitor.store import Store
 
 # A report opened from disk cannot send headers: the same policy as the web app's, in a <meta>.

@@ -29,12 +29,12 @@ from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 from sqlalchemy import func, select
 
 from monitor.errors import BadInput
-from monitor.ingest import record_listings
-from monitor.models import Article, Site, Version
-from monitor.policy import RevisitPolicy
-from monitor.pipeline import crawler_store
+from monitor.store.ingest import record_listings
+from monitor.store.models import Article, Site, Version
+from monitor.compare.policy import RevisitPolicy
+from monitor.crawl.pipeline import crawler_store
 from monitor.store import Store
-from monitor.versioning import Baseline
+from monitor.compare.versioning import Baseline
 
 REVISIT_MODES = ("due", "all", "none")
 logger = logging.getLogger(__name__)

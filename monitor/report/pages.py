@@ -13,8 +13,8 @@ from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from monitor.diffing import FieldDiff, Segment, is_changed, paragraphs
-from monitor.queries import ArticleView, ChangeRecord, EventRecord
+from monitor.compare.diffing import FieldDiff, Segment, is_changed, paragraphs
+from monitor.store.queries import ArticleView, ChangeRecord, EventRecord
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"

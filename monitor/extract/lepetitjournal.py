@@ -20,8 +20,8 @@ from lxml.etree import XPath
 from lxml.html import HtmlElement
 from parsel import Selector
 
-from spiders.dates import parse_dateline, parse_iso
-from spiders.items import ExtractedArticle
+from monitor.extract.dates import parse_dateline, parse_iso
+from monitor.items import ExtractedArticle
 
 # /{edition}/{section}/.../{slug}-{id}: the id is stable, the slug follows the title.
 _ARTICLE_PATH = re.compile(r"^/(?P<edition>[a-z][a-z-]*)/(?:(?P<section>[a-z0-9-]+)/)?(?:[^/]*/)*(?:[^/]*-)?(?P<id>\d{4,})/?$")

@@ -13,11 +13,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from monitor.diffing import DELETE, INSERT, FieldDiff
-from monitor.queries import ArticleRecord, ChangeRecord, DueRecord, History, RunRecord, VersionRecord
+from monitor.compare.diffing import DELETE, INSERT, FieldDiff
+from monitor.store.queries import ArticleRecord, ChangeRecord, DueRecord, History, RunRecord, VersionRecord
 
 if TYPE_CHECKING:  # importing Scrapy costs half a second that read-only commands need not pay
-    from monitor.crawling import CrawlSummary
+    from monitor.crawl.runner import CrawlSummary
 
 DIFF_FORMATS = ("term", "text", "json")
 

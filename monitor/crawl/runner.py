@@ -17,10 +17,10 @@ from scrapy.crawler import AsyncCrawlerProcess, Crawler
 from scrapy.settings import Settings
 from scrapy.spiderloader import get_spider_loader
 
-from monitor import runs
+from monitor.store import runs
 from monitor.config import SiteConfig
 from monitor.errors import BadInput
-from monitor.ingest import ensure_site
+from monitor.store.ingest import ensure_site
 from monitor.store import Store, default_db_url, open_store
 
 OUTCOMES = ("new", "changed", "metadata", "unchanged", "gone", "error", "suspect", "retried")
@@ -169,7 +169,7 @@ def run_crawl(site: SiteConfig, *, db_url: str | None = None, revisit: str = "du
     try:
         site_id = register_site(store, site, spidercls)
         if progress:
-            settings.set("EXTENSIONS", {"monitor.progress.CrawlProgress": 500}, priority="cmdline")
+            settings.set("EXTENSIONS", {"monitor.crawl.progress.CrawlProgress": 500}, priority="cmdline")
         process = AsyncCrawlerProcess(settings)
         quiet_fetch_failures(log_level)
         crawler = process.create_crawler(spidercls)

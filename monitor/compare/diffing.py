@@ -18,8 +18,8 @@ from functools import lru_cache
 
 import fast_diff_match_patch as dmp
 
-from monitor.normalize import comparison_form
-from monitor.versioning import TEXT_FIELDS, Content
+from monitor.compare.normalize import comparison_form
+from monitor.compare.versioning import TEXT_FIELDS, Content
 
 _TOKEN = re.compile(r"\w+(?:['’\-]\w+)*\s*|[^\w\s]\s*|\s+")
 _WORD = re.compile(r"\w+(?:['’\-]\w+)*")

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin
 from xml.etree import ElementTree as ET
 
-from monitor.diffing import FieldDiff
-from monitor.pages import FIELD_LABELS, inline_diff_html
-from monitor.queries import ChangeRecord
+from monitor.compare.diffing import FieldDiff
+from monitor.report.pages import FIELD_LABELS, inline_diff_html
+from monitor.store.queries import ChangeRecord
 
 ATOM = "http://www.w3.org/2005/Atom"
 ET.register_namespace("", ATOM)

@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
-from monitor.diffing import diff_articles
-from monitor.models import Article, ArticleUrl, Change, Check, Event, Site, Version, to_iso
-from monitor.policy import RevisitPolicy, publication_estimate
-from monitor.versioning import Outcome, Verdict, body_words, compare, dates_key, extracted_hash, text_hash
-from spiders.items import ExtractedArticle, Fetch
+from monitor.compare.diffing import diff_articles
+from monitor.store.models import Article, ArticleUrl, Change, Check, Event, Site, Version, to_iso
+from monitor.compare.policy import RevisitPolicy, publication_estimate
+from monitor.compare.versioning import Outcome, Verdict, body_words, compare, dates_key, extracted_hash, text_hash
+from monitor.items import ExtractedArticle, Fetch
 
 
 @dataclass(slots=True)
