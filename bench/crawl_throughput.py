@@ -46,10 +46,11 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from email.utils import format_datetime
 from datetime import timezone
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
+
 from jsonout import emit_json  # noqa: E402 - bench/ is the script's own folder on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -293,7 +294,7 @@ def cmd_bare(args: list[str]) -> None:
     settings.update(dict(a.split("=", 1) for a in args[1:]))
     process = AsyncCrawlerProcess(settings)
     crawler = process.create_crawler(BareSpider)
-    started = time.monotonic()  # as monitor/crawling.py's run_crawl measures its own seconds
+    started = time.monotonic()  # as monitor/crawl/runner.py's run_crawl measures its own seconds
     process.crawl(crawler)
     process.start()
     seconds = time.monotonic() - started

@@ -45,8 +45,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.fakesite import FakeSite, make_article  # noqa: E402
 from jsonout import emit_json  # noqa: E402 - bench/ is the script's own folder on sys.path
+
+from tests.fakesite import FakeSite, make_article  # noqa: E402
 
 FIRST_ID = 431500
 CONFIG = """\

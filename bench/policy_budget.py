@@ -30,7 +30,7 @@ The edits, per article, calibrated on /work/shared/FIELD-NOTES.md, "How often ne
 
 The policies, each article on its own:
 
-- adaptive: `RevisitPolicy()` with its default tiers, called as monitor/ingest.py calls it: after every
+- adaptive: `RevisitPolicy()` with its default tiers, called as monitor/store/ingest.py calls it: after every
   check at `now`, `next_check(now, published=<publication>, last_changed=<time of the check that last
   found a change, or None>, first_seen=<first sight>)`, with `listed_at` left out (no front-page floor).
   The publication time is known exactly (a minute-precise date). Checking stops when `next_check` says
@@ -73,6 +73,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from jsonout import emit_json  # noqa: E402 - bench/ is the script's own folder on sys.path
+
 from monitor.compare.policy import RevisitPolicy  # noqa: E402
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
@@ -164,7 +165,7 @@ def _s(moment: datetime) -> int:
 
 
 def adaptive_checks(article: Article, policy: RevisitPolicy, horizon: int) -> list[int]:
-    """Check times of one article under `policy`, fed back what each check finds, as monitor/ingest.py does."""
+    """Check times of one article under `policy`, fed back what each check finds, as monitor/store/ingest.py does."""
     published, first_seen = _dt(article.published), _dt(article.first_seen)
     end = _dt(article.published + horizon)
     pending = article.edits[bisect_right(article.edits, article.first_seen):]   # not in version 1

@@ -8,11 +8,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
-from monitor.report import terminal as render
-from monitor.store import queries
+from monitor import settings
 from monitor.config import SiteConfig, check_base_url, find_config, load_config, site_record
 from monitor.errors import BadInput, NewsmonError
-from monitor.store import Store, default_db_url, open_store
+from monitor.report import terminal as render
+from monitor.store import Store, default_db_url, open_store, queries
 
 DESCRIPTION = "Watch news sites, keep every version of every article, show which words changed."
 
@@ -48,7 +48,7 @@ def build_parser() -> Parser:
     p.add_argument("--site", metavar="NAME", help="name the site is stored under (default: the spider name)")
     p.add_argument("--all", action="store_true", help="re-check every tracked article now, due or not")
     p.add_argument("--no-discovery", action="store_true", help="only re-check known articles")
-    p.add_argument("--front-pages", type=int, metavar="N", help="front pages read per edition (default 3)")
+    p.add_argument("--front-pages", type=int, metavar="N", help=f"front pages read per edition (default {settings.NEWSMON_FRONT_PAGES})")
     p.add_argument("--archive", action="store_true",
                    help="also fetch sitemap entries older than the revisit policy's last tier (the whole archive)")
     p.add_argument("--verbose", action="store_true", help="log Scrapy's progress")
@@ -171,15 +171,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     if summary.listing_errors:
         print(f"newsmon: warning: {summary.listing_errors} listing page(s) could not be read, the first: "
               f"{summary.first_listing_error}", file=sys.stderr)
-    if summary.unreachable:
-        print("newsmon: error: the site never answered; nothing was crawled", file=sys.stderr)
-        return 1
-    if summary.write_errors:
-        print(f"newsmon: error: {summary.write_errors} batch(es) of fetches could not be stored (see the log "
-              "above); those articles are still due", file=sys.stderr)
-        return 1
-    if alarm := summary.extraction_alarm:
-        print(f"newsmon: error: {summary.site}: {alarm}", file=sys.stderr)
+    if failure := summary.failure:
+        print(f"newsmon: error: {summary.site}: {failure}", file=sys.stderr)
         return 1
     return 0
 

@@ -1,39 +1,8 @@
 """The TOML config of the daemon (and of `newsmon crawl --config`): which sites, how often, how politely.
 
 Everything is checked when the file is read, before anything starts: an unknown key, a wrong type or a
-bad duration stops with one message naming the file and the key. Example (every key optional except
-the sites' own tables; values shown are the defaults):
-
-    db = "sqlite:///~/.local/share/newsmon/newsmon.db"   # else --db, else $NEWSMON_DB, else this
-    log_level = "INFO"
-    log_file = "/var/log/newsmon.log"                    # default: stderr
-    tick = "1m"                # how often the daemon looks for due revisits
-    crawl_timeout = "30m"      # a crawl running longer is stopped
-    shutdown_timeout = "20s"   # on SIGTERM, how long in-flight crawls may take to finish
-
-    [sites.lepetitjournal]
-    spider = "lepetitjournal"              # default: the site's name
-    base_url = "https://lepetitjournal.com"
-    editions = ["cambodge", "bangkok"]     # default: every edition linked from the home page
-    front_pages = 3
-    discovery_interval = "30m"
-    jitter = "30s"
-    confirm_delay = "5s"                   # before a suspicious page is fetched again (monitor/confirmation.py)
-    archive = false                        # also take sitemap entries older than the last policy tier
-
-    [sites.lepetitjournal.policy]          # see monitor/policy.py for the reasoning
-    tiers = [["6h", "15m"], ["1d", "1h"], ["7d", "6h"], ["30d", "1d"]]
-    error_retry = "10m"
-    listed_every = "3h"
-    listed_memory = "1d"
-
-    [sites.lepetitjournal.politeness]
-    concurrency = 2                        # requests in flight to the site
-    download_delay = "250ms"
-    robots_txt = true
-    user_agent = "newsmon/0.1 (+https://github.com/newsmon/newsmon; news edit monitor)"
-    max_requests = 5000                    # article pages per crawl
-    timeout = "30s"                        # per request
+bad duration stops with one message naming the file and the key. The README ("Config") shows every key
+with its default; the defaults themselves live in monitor/settings.py.
 """
 from __future__ import annotations
 
@@ -46,22 +15,28 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from monitor import settings
+from monitor.compare.policy import RevisitPolicy, Tier
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import BadInput
-from monitor.compare.policy import RevisitPolicy, Tier
 
 T = TypeVar("T")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
+
+
+# Every default comes from monitor/settings.py; this module only reads the file's overrides and checks them.
 @dataclass(frozen=True)
 class Politeness:
-    concurrency: int = 2
-    download_delay: timedelta = timedelta(milliseconds=250)
-    robots_txt: bool = True
+    concurrency: int = settings.CONCURRENT_REQUESTS_PER_DOMAIN
+    download_delay: timedelta = _seconds(settings.DOWNLOAD_DELAY)
+    robots_txt: bool = settings.ROBOTSTXT_OBEY
     user_agent: str | None = None        # None: monitor/settings.py's USER_AGENT
-    max_requests: int = 5000
-    timeout: timedelta = timedelta(seconds=30)
+    max_requests: int = settings.NEWSMON_MAX_REQUESTS
+    timeout: timedelta = _seconds(settings.DOWNLOAD_TIMEOUT)
 
 
 @dataclass(frozen=True)
@@ -70,11 +45,11 @@ class SiteConfig:
     spider: str
     base_url: str | None = None
     editions: tuple[str, ...] = ()
-    front_pages: int = 3
-    discovery_interval: timedelta = timedelta(minutes=30)
-    jitter: timedelta = timedelta(seconds=30)
-    confirm_delay: timedelta = timedelta(seconds=5)  # between a suspicious fetch and its confirmation
-    archive: bool = False  # fetch sitemap entries past the policy's horizon too (see monitor/frontier.py)
+    front_pages: int = settings.NEWSMON_FRONT_PAGES
+    discovery_interval: timedelta = _seconds(settings.NEWSMON_DISCOVERY_INTERVAL)
+    jitter: timedelta = _seconds(settings.NEWSMON_DISCOVERY_JITTER)
+    confirm_delay: timedelta = _seconds(settings.NEWSMON_CONFIRM_DELAY)  # before a suspicious page is fetched again
+    archive: bool = settings.NEWSMON_ARCHIVE  # also sitemap entries past the policy's horizon (crawl/frontier.py)
     policy: RevisitPolicy = field(default_factory=RevisitPolicy)
     politeness: Politeness | None = None  # None: the defaults, with local hosts exempt (monitor/settings.py)
 
@@ -83,11 +58,11 @@ class SiteConfig:
 class Config:
     path: Path | None
     db: str | None = None
-    log_level: str = "INFO"
+    log_level: str = settings.NEWSMON_LOG_LEVEL
     log_file: str | None = None
-    tick: timedelta = timedelta(minutes=1)
-    crawl_timeout: timedelta = timedelta(minutes=30)
-    shutdown_timeout: timedelta = timedelta(seconds=20)
+    tick: timedelta = _seconds(settings.NEWSMON_TICK)
+    crawl_timeout: timedelta = _seconds(settings.NEWSMON_CRAWL_TIMEOUT)
+    shutdown_timeout: timedelta = _seconds(settings.NEWSMON_SHUTDOWN_TIMEOUT)
     sites: tuple[SiteConfig, ...] = ()
 
     def site(self, name: str) -> SiteConfig:
@@ -165,7 +140,7 @@ def load_config(path: str | Path) -> Config:
 
 def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     top = _Table(data, "", path)
-    log_level = top.get("log_level", str, "INFO", "a string").upper()
+    log_level = top.get("log_level", str, Config.log_level, "a string").upper()
     if log_level not in LOG_LEVELS:
         raise top.fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}")
     sites_table = top.table("sites")
@@ -198,7 +173,7 @@ def _site(name: str, t: _Table, path: Path) -> SiteConfig:
     editions = t.get("editions", list, [], "a list of edition names")
     if not all(isinstance(e, str) and e for e in editions):
         raise t.fail("editions", "must be a list of edition names (strings)")
-    front_pages = t.get("front_pages", int, 3, "an integer")
+    front_pages = t.get("front_pages", int, SiteConfig.front_pages, "an integer")
     if front_pages < 1:
         raise t.fail("front_pages", "must be at least 1")
     policy_table, politeness_table = t.table("policy"), t.table("politeness")
@@ -207,7 +182,7 @@ def _site(name: str, t: _Table, path: Path) -> SiteConfig:
         front_pages=front_pages, discovery_interval=t.duration("discovery_interval", SiteConfig.discovery_interval),
         jitter=t.duration("jitter", SiteConfig.jitter, positive=False),
         confirm_delay=t.duration("confirm_delay", SiteConfig.confirm_delay, positive=False),
-        archive=t.get("archive", bool, False, "true or false"),
+        archive=t.get("archive", bool, SiteConfig.archive, "true or false"),
         policy=_policy(policy_table) if policy_table else RevisitPolicy(),
         politeness=_politeness(politeness_table) if politeness_table else None)
     t.done()

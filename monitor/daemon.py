@@ -24,17 +24,22 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from scrapy.crawler import AsyncCrawlerRunner, Crawler
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.store import runs
 from monitor.config import Config, SiteConfig
-from monitor.crawl.runner import (CrawlSummary, newsmon_settings, quiet_fetch_failures, register_site, site_settings,
-                              spider_arguments, spider_class)
-from monitor.store.locking import daemon_lock
-from monitor.store.models import Article
+from monitor.crawl.runner import (
+    newsmon_settings,
+    quiet_fetch_failures,
+    register_site,
+    site_settings,
+    spider_arguments,
+    spider_class,
+)
+from monitor.crawl.summary import CrawlSummary
 from monitor.report.terminal import summary_line
-from monitor.store import Store, open_store
+from monitor.store import Store, open_store, runs
+from monitor.store.known import count_due
+from monitor.store.locking import daemon_lock
 
 logger = logging.getLogger("newsmon.daemon")
 
@@ -136,9 +141,7 @@ class Daemon:
 
     def due_count(self, site_id: int, ahead: float) -> int:
         with self.store.session() as session:
-            return session.scalar(select(func.count()).select_from(Article).where(
-                Article.site_id == site_id,
-                Article.next_check_at <= datetime.now(UTC) + timedelta(seconds=ahead))) or 0
+            return count_due(session, site_id, datetime.now(UTC) + timedelta(seconds=ahead))
 
     async def crawl(self, state: SiteState, kind: str, *, revisit: str, discover: bool, ahead: float = 0.0) -> None:
         """One crawl of one site, never two at once for a site; failures are logged and recorded, not raised."""
@@ -157,9 +160,7 @@ class Daemon:
             summary = CrawlSummary.from_crawler(site.name, crawler, time.monotonic() - started)
             if kind == "revisit":
                 state.revisit_seconds = summary.seconds
-            if summary.write_errors and not error:
-                error = f"{summary.write_errors} batch(es) could not be stored; their articles stay due"
-            error = error or summary.extraction_alarm
+            error = error or summary.failure
             logger.log(logging.WARNING if error else logging.INFO, "%s %s", kind, summary_line(summary)
                        + (f" · FAILED: {error}" if error else ""))
             try:

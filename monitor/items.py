@@ -1,11 +1,12 @@
 """What a spider hands over: one `Fetch` per article request, carrying the extracted article when there is one.
 
 These are plain dataclasses so that everything downstream (versioning, storage) can be tested with plain
-values, without Scrapy.
+values, without Scrapy. They hold what the spider saw and nothing newsmon decided about it. The article's
+fields are declared here, once; the stored version, the records and the renderers name them from here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 
@@ -26,6 +27,14 @@ class ExtractedArticle:
     body: tuple[str, ...]         # paragraphs and intertitles in reading order
     captions: tuple[str, ...]     # image captions, without photo credits
     extractor: str                # which layout parser produced this, with its version
+
+
+# The fields whose text an edit changes, in the order diffs and reports show them.
+TEXT_FIELDS = ("title", "lead", "author", "body", "captions")
+# The dates as the site declares them; a change of these alone is not an edit of the text.
+DATE_FIELDS = ("published", "updated")
+# What a stored version keeps of an extracted article (the key names the article, not the version).
+VERSION_FIELDS = tuple(f.name for f in fields(ExtractedArticle) if f.name != "key")
 
 
 @dataclass(slots=True)
@@ -51,8 +60,6 @@ class Fetch:
     redirect_urls: list[str] = field(default_factory=list)
     retry_after: float | None = None   # seconds the site asked us to wait (429/503 Retry-After)
     unreadable: bool = False           # a whole page at the article's URL in which no article could be read
-    suspect: str | None = None         # set by newsmon when this fetch awaits confirmation by a second one
-    retried: bool = False              # set by newsmon when a broken page is fetched again in the same crawl
 
     @property
     def is_gone(self) -> bool:

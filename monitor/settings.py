@@ -59,3 +59,12 @@ NEWSMON_RETRY_MAX_WAIT = 30.0   # a longer Retry-After ends this crawl's tries; 
 NEWSMON_PAGE_RETRIES = 2        # a page answering 200 but broken (truncated, empty...) is fetched again
 NEWSMON_CONFIRM_SHRINK = 0.4    # a body losing more than this share of its words is fetched twice
 NEWSMON_CONFIRM_DELAY = 5.0     # seconds between a suspicious fetch and its confirmation
+NEWSMON_FRONT_PAGES = 3         # front pages read per edition
+
+# The daemon's defaults, in seconds (the config writes them as durations: "30m").
+NEWSMON_TICK = 60.0                     # how often due revisits are looked for
+NEWSMON_DISCOVERY_INTERVAL = 1800.0     # how often each site's listings are read
+NEWSMON_DISCOVERY_JITTER = 30.0         # spreads the sites' discoveries
+NEWSMON_CRAWL_TIMEOUT = 1800.0          # a crawl running longer is stopped
+NEWSMON_SHUTDOWN_TIMEOUT = 20.0         # on SIGTERM, how long in-flight crawls may take to finish
+NEWSMON_LOG_LEVEL = "INFO"              # the daemon's log

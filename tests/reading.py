@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from monitor.store import open_store
 from monitor.report.webapp import make_app_server
-
+from monitor.store import open_store
 from tests.conftest import Newsmon
 from tests.fakesite import Block, FakeSite, make_article
 

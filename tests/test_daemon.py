@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.store import queries
+from monitor.store import open_store, queries
 from monitor.store.models import Check, CrawlRun, Version
-from monitor.store import open_store
 from tests.conftest import ROOT, Newsmon, count, wait_for
 from tests.consistency import assert_consistent
 from tests.fakesite import FakeSite, make_article

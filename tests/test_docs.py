@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from monitor.store import queries
 from monitor.cli import build_parser
+from monitor.store import queries
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -9,7 +9,6 @@ import pytest
 from parsel import Selector
 
 from monitor.extract.lepetitjournal import ExtractionError, extract_article, parse_article_url, undouble
-from spiders.lepetitjournal import edition_timezone
 from tests.fakesite import FakeArticle, FakeSite, make_article, squash
 
 
@@ -28,7 +27,7 @@ def fetch(site: FakeSite, path: str) -> tuple[Selector, str]:
 
 def extract(site: FakeSite, article: FakeArticle):
     sel, url = fetch(site, article.url)
-    return extract_article(sel, url, edition_timezone)
+    return extract_article(sel, url)
 
 
 def test_every_field_of_every_article(themed_site: FakeSite) -> None:
@@ -86,13 +85,13 @@ def test_extraction_ignores_per_request_noise(themed_site: FakeSite) -> None:
 def test_a_page_without_an_article_is_refused() -> None:
     maintenance = Selector(text="<html><body><h1>Maintenance</h1><p>Revenez plus tard.</p></body></html>")
     with pytest.raises(ExtractionError, match="no known article layout"):
-        extract_article(maintenance, "https://lepetitjournal.com/cambodge/actualites/x-431001", edition_timezone)
+        extract_article(maintenance, "https://lepetitjournal.com/cambodge/actualites/x-431001")
     empty_body = Selector(text='<html><body><h1 class="page-title">Titre</h1><div class="field--name-body">'
                                "<p>&nbsp;</p></div></body></html>")
     with pytest.raises(ExtractionError, match="empty body"):
-        extract_article(empty_body, "https://lepetitjournal.com/cambodge/actualites/x-431001", edition_timezone)
+        extract_article(empty_body, "https://lepetitjournal.com/cambodge/actualites/x-431001")
     with pytest.raises(ExtractionError, match="not an article URL"):
-        extract_article(empty_body, "https://lepetitjournal.com/cambodge", edition_timezone)
+        extract_article(empty_body, "https://lepetitjournal.com/cambodge")
 
 
 @pytest.mark.parametrize(("url", "key", "edition", "section"), [

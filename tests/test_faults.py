@@ -18,11 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from parsel import Selector
 
-from monitor.store.models import Check
 from monitor.compare.normalize import comparison_form
-from monitor.extract.lepetitjournal import ExtractionError, extract_article
 from monitor.extract.integrity import PageError, check_complete
-from spiders.lepetitjournal import edition_timezone
+from monitor.extract.lepetitjournal import ExtractionError, extract_article
+from monitor.store.models import Check
 from tests.conftest import ROOT, Newsmon, count, wait_for
 from tests.consistency import assert_consistent
 from tests.fakesite import FakeSite, Fault, make_article
@@ -381,7 +380,7 @@ def test_mutated_pages_never_raise_anything_but_a_refusal(page: str, cut: int, j
     mutated = mutated[:cut] if cut < len(mutated) else mutated
     try:
         check_complete(mutated.encode())
-        article = extract_article(Selector(text=mutated or " "), URL, edition_timezone)
+        article = extract_article(Selector(text=mutated or " "), URL)
     except (ExtractionError, PageError):
         return
     assert article.title and article.body
@@ -393,6 +392,6 @@ def test_mutated_pages_never_raise_anything_but_a_refusal(page: str, cut: int, j
 @given(st.text(max_size=3000))
 def test_random_text_as_a_page_is_refused_or_read(text: str) -> None:
     try:
-        extract_article(Selector(text=text or " "), URL, edition_timezone)
+        extract_article(Selector(text=text or " "), URL)
     except ExtractionError:
         pass

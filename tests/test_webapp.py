@@ -17,7 +17,8 @@ from lxml import html as lxml_html
 
 from monitor.store import open_store
 from tests.conftest import ROOT, Newsmon
-from tests.reading import HOSTILE_TITLE, SILENT_SENTENCE, Filled, served as serving
+from tests.reading import HOSTILE_TITLE, SILENT_SENTENCE, Filled
+from tests.reading import served as serving
 
 
 @dataclass

@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Protocol
 
 from monitor.compare.normalize import comparison_form, comparison_list, digest
+from monitor.iso import to_iso
+from monitor.items import DATE_FIELDS, TEXT_FIELDS, Fetch
 
-TEXT_FIELDS = ("title", "lead", "author", "body", "captions")
 _WORD = re.compile(r"\w+")
-DATE_FIELDS = ("published", "updated")
 
 
 class Content(Protocol):
@@ -49,9 +49,8 @@ class Verdict:
 
 
 def comparable_text(article: Content) -> dict[str, str | list[str]]:
-    return {"title": comparison_form(article.title), "lead": comparison_form(article.lead),
-            "author": comparison_form(article.author), "body": comparison_list(article.body),
-            "captions": comparison_list(article.captions)}
+    return {name: comparison_form(value) if isinstance(value := getattr(article, name), str)
+            else comparison_list(value) for name in TEXT_FIELDS}
 
 
 def text_hash(article: Content) -> str:
@@ -62,16 +61,13 @@ def text_hash(article: Content) -> str:
 def extracted_hash(article: Content) -> str:
     """Equal only for identical text. Cheap (no normalisation): most re-checks find identical text, and
     only when this differs is the comparison form worth computing."""
-    return digest([article.title, article.lead, article.author, list(article.body), list(article.captions)])
+    return digest([value if isinstance(value := getattr(article, name), str) else list(value)
+                   for name in TEXT_FIELDS])
 
 
 def dates_key(article: Content) -> str:
     """The declared dates exactly as declared; any difference is worth a version."""
-    return f"{_iso(article.published)}|{_iso(article.updated)}"
-
-
-def _iso(value: datetime | None) -> str:
-    return value.isoformat() if value else ""
+    return "|".join(to_iso(getattr(article, name)) or "" for name in DATE_FIELDS)
 
 
 def same_declared(a: datetime | None, b: datetime | None, precision: str) -> bool:
@@ -93,7 +89,7 @@ def compare(previous: Content | None, current: Content) -> Verdict:
     old_text, new_text = comparable_text(previous), comparable_text(current)
     text_fields = tuple(name for name in TEXT_FIELDS if old_text[name] != new_text[name])
     date_fields = tuple(name for name in DATE_FIELDS
-                        if _iso(getattr(previous, name)) != _iso(getattr(current, name)))
+                        if to_iso(getattr(previous, name)) != to_iso(getattr(current, name)))
     if not text_fields and not date_fields:
         return Verdict(Outcome.UNCHANGED)
     if not text_fields:
@@ -139,3 +135,13 @@ def suspicion(baseline: Baseline | None, article: Content | None, http_status: i
         if had and not getattr(article, name):
             return f"the {name} is empty now"
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Provisional:
+    """A fetch not to be believed yet: a second look at the page follows in the same crawl
+    (monitor/crawl/confirmation.py). It is logged as a check with this outcome, and never becomes a version."""
+
+    fetch: Fetch
+    outcome: str                 # "suspect": held for a confirming fetch; "retried": a broken page fetched again
+    note: str | None = None      # why it is not believed; the check's error (else the fetch's own)

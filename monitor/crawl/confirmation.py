@@ -5,7 +5,7 @@ A spider middleware between the spider and the pipeline:
   again after a pause that doubles each time (NEWSMON_PAGE_RETRIES times), as Scrapy's own retries do
   for HTTP errors. Each failed attempt is recorded as a "retried" check with its error.
 - A fetch of a known article that looks like a broken page rather than an edit
-  (monitor.versioning.suspicion: much of the body gone, a field emptied, a live article answering
+  (monitor.compare.versioning.suspicion: much of the body gone, a field emptied, a live article answering
   404/410) is held back and the page is fetched again after NEWSMON_CONFIRM_DELAY. Both fetches are
   recorded: the first as a "suspect" check, the second as what it is. If the two disagree and the second
   is suspicious too, neither becomes a version: the article stays due and is looked at again soon.
@@ -20,9 +20,11 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
-from monitor.crawl.frontier import KnownArticle, known_articles
-from monitor.compare.versioning import extracted_hash, suspicion
+from monitor.compare.versioning import Provisional, extracted_hash, suspicion
+from monitor.crawl.frontier import known_articles
 from monitor.items import Fetch
+from monitor.store.known import KnownArticle
+from spiders.base import NewsSpider
 
 
 def same_page(first: Fetch, second: Fetch) -> bool:
@@ -39,7 +41,7 @@ class Confirmation(BaseSpiderMiddleware):
         self.page_retries = crawler.settings.getint("NEWSMON_PAGE_RETRIES")
         self.backoff = crawler.settings.getfloat("NEWSMON_RETRY_BACKOFF")
         self.known: dict[str, KnownArticle] = {}
-        self.held: dict[str, Fetch] = {}   # first fetches waiting for their confirmation, by article key
+        self.held: dict[str, Provisional] = {}  # first fetches waiting for their confirmation, by article key
         self.attempts: dict[str, int] = {}  # second looks at broken pages so far, by article key
 
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
@@ -63,8 +65,7 @@ class Confirmation(BaseSpiderMiddleware):
             return
         if item.error and item.status == 200 and self.attempts.get(item.key, 0) < self.page_retries:
             attempt = self.attempts[item.key] = self.attempts.get(item.key, 0) + 1
-            item.retried = True  # recorded as a "retried" check with its error; the last attempt decides
-            yield item
+            yield Provisional(item, "retried")  # a check with the page's error; the last attempt decides
             yield from self.again(item, self.backoff * 2 ** (attempt - 1))
             return
         known = self.known.get(item.key)
@@ -72,16 +73,18 @@ class Confirmation(BaseSpiderMiddleware):
         first = self.held.pop(item.key, None)
         if first is not None:
             yield first
-            if reason and not same_page(first, item):
-                item.suspect = f"{reason}; a second fetch disagrees with the first: neither is believed"
-            yield item
+            if reason and not same_page(first.fetch, item):
+                yield Provisional(item, "suspect",
+                                  f"{reason}; a second fetch disagrees with the first: neither is believed")
+            else:
+                yield item
         elif reason:
-            item.suspect = f"{reason}; confirming with a second fetch"
-            self.held[item.key] = item
+            self.held[item.key] = Provisional(item, "suspect", f"{reason}; confirming with a second fetch")
             yield from self.again(item, self.delay)
         else:
             yield item
 
     def again(self, fetch: Fetch, delay: float) -> Iterator[Any]:
-        """The same page once more, after `delay` seconds (monitor/retries.py waits it out)."""
-        yield self.crawler.spider.article_request(fetch.requested_url, revisit=True, delay=delay)
+        """The same page once more, after `delay` seconds (monitor/crawl/retries.py waits it out)."""
+        spider: NewsSpider = self.crawler.spider
+        yield spider.article_request(fetch.requested_url, revisit=True, delay=delay)

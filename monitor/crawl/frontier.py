@@ -5,7 +5,7 @@ due article (`spider.article_request`), then it filters what discovery yields. A
 discovery is fetched again only when it is due, was gone (it reappeared in the listings), or its
 sitemap `lastmod` is newer than the last check. Each article is fetched at most once per crawl, whatever
 URL (old slug, cache-busting query) discovery found it under. Known articles that a front page or feed
-still features are remembered as listed (see monitor/policy.py) when the crawl ends.
+still features are remembered as listed (see monitor/compare/policy.py) when the crawl ends.
 
 A new article that only a sitemap names, last modified longer ago than the revisit policy's horizon, is
 archive, not news: no check would ever follow its first fetch, and a site's sitemaps can name its whole
@@ -18,7 +18,6 @@ import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,58 +25,18 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
-from sqlalchemy import func, select
 
-from monitor.errors import BadInput
-from monitor.store.ingest import record_listings
-from monitor.store.models import Article, Site, Version
 from monitor.compare.policy import RevisitPolicy
 from monitor.crawl.pipeline import crawler_store
-from monitor.store import Store
-from monitor.compare.versioning import Baseline
+from monitor.errors import BadInput
+from monitor.store.ingest import record_listings
+from monitor.store.known import KnownArticle
+from monitor.store.known import known_articles as load_known
+from spiders.base import NewsSpider
 
 REVISIT_MODES = ("due", "all", "none")
 logger = logging.getLogger(__name__)
 _LOADING = threading.Lock()
-
-
-@dataclass(frozen=True, slots=True)
-class KnownArticle:
-    url: str
-    status: str
-    last_checked_at: datetime | None
-    next_check_at: datetime | None
-    etag: str | None
-    last_modified: str | None
-    baseline: Baseline | None     # of its latest version; None before the first one
-
-    def conditional_headers(self) -> dict[str, str]:
-        """Validators of the last full fetch: an unchanged page then answers 304, with no body to parse."""
-        headers = {}
-        if self.etag:
-            headers["If-None-Match"] = self.etag
-        if self.last_modified:
-            headers["If-Modified-Since"] = self.last_modified
-        return headers
-
-
-def load_known(store: Store, site: str) -> dict[str, KnownArticle]:
-    """Every article of the site with what a crawl needs of it, in one query."""
-    latest = (select(Version.article_id, func.max(Version.number).label("number"))
-              .group_by(Version.article_id).subquery())
-    query = (select(Article.key, Article.url, Article.status, Article.last_checked_at, Article.next_check_at,
-                    Article.etag, Article.last_modified, Version.body_words, Version.lead != "",
-                    Version.author != "", Version.captions, Version.id)
-             .join(Site, Site.id == Article.site_id)
-             .outerjoin(latest, latest.c.article_id == Article.id)
-             .outerjoin(Version, (Version.article_id == Article.id) & (Version.number == latest.c.number))
-             .where(Site.name == site))
-    with store.session() as session:
-        return {key: KnownArticle(url, status, checked, due, etag, modified,
-                                  Baseline(status, words, bool(lead), bool(author), bool(captions))
-                                  if version_id is not None else None)
-                for key, url, status, checked, due, etag, modified, words, lead, author, captions, version_id
-                in session.execute(query)}
 
 
 def known_articles(crawler: Crawler) -> dict[str, KnownArticle]:
@@ -86,7 +45,8 @@ def known_articles(crawler: Crawler) -> dict[str, KnownArticle]:
     with _LOADING:
         known = getattr(crawler, "newsmon_known", None)
         if known is None:
-            known = crawler.newsmon_known = load_known(crawler_store(crawler), crawler.spider.site)  # type: ignore[attr-defined]
+            with crawler_store(crawler).session() as session:
+                known = crawler.newsmon_known = load_known(session, crawler.spider.site)  # type: ignore[attr-defined]
     return known
 
 
@@ -113,7 +73,7 @@ class Frontier(BaseSpiderMiddleware):
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        spider = self.crawler.spider
+        spider: NewsSpider = self.crawler.spider
         self.known = await asyncio.to_thread(known_articles, self.crawler)
         # "Due" looks ahead by NEWSMON_DUE_AHEAD: an article due before the next crawl could reach it is
         # fetched now, so that checks meet their deadlines rather than overshoot them.
@@ -165,9 +125,7 @@ class Frontier(BaseSpiderMiddleware):
 
     def _record_listings(self, site: str, keys: set[str]) -> None:
         with crawler_store(self.crawler).session() as session:
-            site_id = session.scalar(select(Site.id).where(Site.name == site))
-            if site_id is not None:
-                record_listings(session, site_id, keys, datetime.now(UTC), self.policy)
+            record_listings(session, site, keys, datetime.now(UTC), self.policy)
 
     def wanted_again(self, known: KnownArticle, request: Request) -> bool:
         if known.status == "gone":

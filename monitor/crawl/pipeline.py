@@ -15,10 +15,11 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from monitor.store.ingest import Counts, ensure_site, record_fetches
 from monitor.compare.policy import RevisitPolicy
-from monitor.store import Store, open_store
+from monitor.compare.versioning import Provisional
 from monitor.items import Fetch
+from monitor.store import Store, open_store
+from monitor.store.ingest import Counts, ensure_site, record_fetches
 
 logger = logging.getLogger(__name__)
 _OPENING = threading.Lock()
@@ -45,7 +46,7 @@ class StorePipeline:
         self.batch_size = crawler.settings.getint("NEWSMON_BATCH_SIZE")
         self.flush_seconds = crawler.settings.getfloat("NEWSMON_FLUSH_SECONDS")
         self.policy: RevisitPolicy = crawler.settings.get("NEWSMON_POLICY") or RevisitPolicy()
-        self.pending: list[Fetch] = []
+        self.pending: list[Fetch | Provisional] = []
         self.last_flush = time.monotonic()
         self.lock = asyncio.Lock()
         self.counts = Counts()
@@ -67,7 +68,7 @@ class StorePipeline:
             return ensure_site(session, name, spider, base_url)
 
     async def process_item(self, item: Any) -> Any:
-        if isinstance(item, Fetch):
+        if isinstance(item, Fetch | Provisional):
             self.pending.append(item)
             if len(self.pending) >= self.batch_size or time.monotonic() - self.last_flush >= self.flush_seconds:
                 await self.flush()
@@ -88,7 +89,7 @@ class StorePipeline:
                 self.crawler.stats.inc_value("newsmon/unreadable", counts.unreadable)
                 self.crawler.stats.set_value("newsmon/unreadable_reason", self.counts.unreadable_reason)
 
-    def _write(self, batch: list[Fetch]) -> Counts:
+    def _write(self, batch: list[Fetch | Provisional]) -> Counts:
         assert self.store is not None
         try:
             try:

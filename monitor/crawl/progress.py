@@ -9,6 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 
+from monitor.compare.versioning import Provisional
 from monitor.items import Fetch
 
 
@@ -37,8 +38,9 @@ class CrawlProgress:
             self.progress.update(self.task, total=(self.progress.tasks[0].total or 0) + 1)
 
     def scraped(self, item: Any, **_: Any) -> None:
-        if isinstance(item, Fetch):
-            self.seen["error" if item.article is None and not item.is_gone else "fetched"] += 1
+        fetch = item.fetch if isinstance(item, Provisional) else item
+        if isinstance(fetch, Fetch):
+            self.seen["error" if fetch.article is None and not fetch.is_gone else "fetched"] += 1
             self.progress.update(self.task, advance=1,
                                  description=f"articles ({self.seen['error']} errors)")
 

@@ -8,8 +8,8 @@ It also serves any request carrying `meta["delay"]` (seconds): newsmon's confirm
 from __future__ import annotations
 
 import asyncio
-from email.utils import parsedate_to_datetime
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 from scrapy import Request
 from scrapy.crawler import Crawler

@@ -1,5 +1,5 @@
-"""Crawls of one site: the Scrapy settings and spider arguments a site's config calls for, the summary a
-crawl comes to, and `run_crawl`, the one-shot crawl of `newsmon crawl` (its own reactor, then exit).
+"""Crawls of one site: the Scrapy settings and spider arguments a site's config calls for, and `run_crawl`,
+the one-shot crawl of `newsmon crawl` (its own reactor, then exit).
 
 The daemon runs the same crawls on one long-lived reactor (monitor/daemon.py).
 """
@@ -8,96 +8,23 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import Spider
-from scrapy.crawler import AsyncCrawlerProcess, Crawler
+from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.settings import Settings
 from scrapy.spiderloader import get_spider_loader
 
-from monitor.store import runs
 from monitor.config import SiteConfig
+from monitor.crawl.summary import CrawlSummary
 from monitor.errors import BadInput
+from monitor.store import Store, default_db_url, open_store, runs
 from monitor.store.ingest import ensure_site
-from monitor.store import Store, default_db_url, open_store
 
-OUTCOMES = ("new", "changed", "metadata", "unchanged", "gone", "error", "suspect", "retried")
-# Attempts followed by a second look in the same crawl: logged, but the article is counted once, by its
-# last fetch.
-INTERMEDIATE = ("suspect", "retried")
-READ = ("new", "changed", "metadata", "unchanged")  # outcomes of a page the extractor read
-# Extraction is taken for broken when at least this many article pages, and at least this share of those
-# that came whole, could not be read: one maintenance page is a fault, most pages at once is a redesign.
-ALARM_PAGES = 3
-ALARM_SHARE = 0.5
 # Fetch failures are recorded as error checks and summed up in the summary; these loggers would also print
 # a traceback per failed request.
 FETCH_FAILURE_LOGGERS = ("scrapy.downloadermiddlewares.retry", "scrapy.downloadermiddlewares.robotstxt")
-
-
-@dataclass(slots=True)
-class CrawlSummary:
-    site: str
-    outcomes: dict[str, int] = field(default_factory=dict)
-    bytes: int = 0
-    seconds: float = 0.0
-    finish_reason: str = ""
-    requests: int = 0
-    responses: int = 0            # HTTP responses of any kind
-    listing_errors: int = 0       # home, front pages, feeds, sitemaps that could not be read
-    first_listing_error: str = ""
-    write_errors: int = 0         # batches the database refused; their articles stay due
-    not_modified: int = 0         # unchanged checks answered by a 304
-    saved_bytes: int = 0          # what those 304s did not have to send
-    unreadable: int = 0           # whole pages in which no article could be read
-    unreadable_reason: str = ""
-    archive_left_out: int = 0     # new sitemap entries too old to track (monitor/frontier.py)
-
-    @property
-    def checked(self) -> int:
-        """Articles checked (not fetches: a second look at a page counts once)."""
-        return sum(n for outcome, n in self.outcomes.items() if outcome not in INTERMEDIATE)
-
-    @property
-    def unreachable(self) -> bool:
-        return self.requests > 0 and self.responses == 0
-
-    @property
-    def extraction_alarm(self) -> str | None:
-        """Said when most article pages could not be read. A site's new markup makes every page unreadable
-        at once, and without this the monitor would go on quietly catching nothing."""
-        pages = self.unreadable + sum(self.outcomes.get(o, 0) for o in READ) - self.not_modified
-        if self.unreadable < ALARM_PAGES or self.unreadable < pages * ALARM_SHARE:
-            return None
-        return (f"no article could be read on {self.unreadable} of {pages} article pages "
-                f"({self.unreadable_reason}): has the site's markup changed?")
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return {**self.outcomes, "listing_errors": self.listing_errors, "write_errors": self.write_errors,
-                "not_modified": self.not_modified, "unreadable": self.unreadable,
-                "archive_left_out": self.archive_left_out}
-
-    @classmethod
-    def from_crawler(cls, site: str, crawler: Crawler, seconds: float) -> CrawlSummary:
-        collector = getattr(crawler, "_stats", None)  # unset when the crawl failed before it started
-        stats = collector.get_stats() if collector is not None else {}
-        return cls(
-            site=site, outcomes={o: int(stats.get(f"newsmon/{o}", 0)) for o in OUTCOMES},
-            bytes=int(stats.get("newsmon/bytes", 0)), seconds=seconds,
-            finish_reason=str(stats.get("finish_reason", "")),
-            requests=int(stats.get("downloader/request_count", 0)),
-            responses=int(stats.get("response_received_count", 0)),
-            listing_errors=int(stats.get("newsmon/listing_errors", 0)),
-            first_listing_error=str(stats.get("newsmon/listing_error", "")),
-            write_errors=int(stats.get("newsmon/write_errors", 0)),
-            not_modified=int(stats.get("newsmon/not_modified", 0)),
-            saved_bytes=int(stats.get("newsmon/saved_bytes", 0)),
-            unreadable=int(stats.get("newsmon/unreadable", 0)),
-            unreadable_reason=str(stats.get("newsmon/unreadable_reason", "")),
-            archive_left_out=int(stats.get("newsmon/archive_left_out", 0)))
 
 
 def newsmon_settings(**overrides: Any) -> Settings:
@@ -173,7 +100,7 @@ def run_crawl(site: SiteConfig, *, db_url: str | None = None, revisit: str = "du
         process = AsyncCrawlerProcess(settings)
         quiet_fetch_failures(log_level)
         crawler = process.create_crawler(spidercls)
-        crawler.newsmon_store = store  # type: ignore[attr-defined] # see monitor.pipeline.crawler_store
+        crawler.newsmon_store = store  # type: ignore[attr-defined] # see monitor.crawl.pipeline.crawler_store
         # Everything imported so far lives as long as the process: keep it out of the collector's scans.
         gc.freeze()
         started = time.monotonic()
@@ -181,7 +108,7 @@ def run_crawl(site: SiteConfig, *, db_url: str | None = None, revisit: str = "du
             process.crawl(crawler, **spider_arguments(site, discover=discover))
             process.start()
             summary = CrawlSummary.from_crawler(site.name, crawler, time.monotonic() - started)
-            run.finish(summary.counts, "the site never answered" if summary.unreachable else summary.extraction_alarm)
+            run.finish(summary.counts, summary.failure)
         return summary
     finally:
         store.close()

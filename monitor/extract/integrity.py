@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import re
+
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom, resolve_encoding
 
 # What UTF-8 text looks like when read as Latin-1 or Windows-1252: "é" -> "Ã©", "’" -> "â€™". A UTF-8
@@ -21,6 +22,10 @@ _CLOSING = re.compile(rb"</html\s*>|</body\s*>", re.I)
 
 class PageError(ValueError):
     """The page cannot be trusted as a whole article; the message says why."""
+
+
+class ExtractionError(ValueError):
+    """The page does not hold an article the extractor can read; the message says what is missing."""
 
 
 def candidate_encodings(body: bytes, content_type: str | None, fallback: str) -> list[str]:

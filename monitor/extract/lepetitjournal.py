@@ -21,6 +21,7 @@ from lxml.html import HtmlElement
 from parsel import Selector
 
 from monitor.extract.dates import parse_dateline, parse_iso
+from monitor.extract.integrity import ExtractionError
 from monitor.items import ExtractedArticle
 
 # /{edition}/{section}/.../{slug}-{id}: the id is stable, the slug follows the title.
@@ -35,8 +36,25 @@ _TEXT_BLOCKS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "blockquote", "li",
 _CREDIT = re.compile("credit", re.I)
 
 
-class ExtractionError(ValueError):
-    """The page does not hold an article this extractor can read; the message says what is missing."""
+# Each edition's local time: the site writes dates in it without saying so.
+EDITION_TIMEZONES = {
+    "cambodge": "Asia/Phnom_Penh", "bangkok": "Asia/Bangkok", "thailande": "Asia/Bangkok",
+    "vietnam": "Asia/Ho_Chi_Minh", "ho-chi-minh-ville": "Asia/Ho_Chi_Minh", "hanoi": "Asia/Ho_Chi_Minh",
+    "hong-kong": "Asia/Hong_Kong", "singapour": "Asia/Singapore", "tokyo": "Asia/Tokyo",
+    "kuala-lumpur": "Asia/Kuala_Lumpur", "manille": "Asia/Manila", "jakarta": "Asia/Jakarta",
+    "shanghai": "Asia/Shanghai", "pekin": "Asia/Shanghai", "taipei": "Asia/Taipei", "seoul": "Asia/Seoul",
+    "bombay": "Asia/Kolkata", "dubai": "Asia/Dubai", "istanbul": "Europe/Istanbul",
+    "londres": "Europe/London", "dublin": "Europe/Dublin", "lisbonne": "Europe/Lisbon",
+    "new-york": "America/New_York", "montreal": "America/Toronto", "sao-paulo": "America/Sao_Paulo",
+    "mexico": "America/Mexico_City", "buenos-aires": "America/Argentina/Buenos_Aires",
+    "los-angeles": "America/Los_Angeles", "sydney": "Australia/Sydney", "melbourne": "Australia/Melbourne",
+    "johannesburg": "Africa/Johannesburg", "casablanca": "Africa/Casablanca", "tunis": "Africa/Tunis",
+}
+DEFAULT_TIMEZONE = "Europe/Paris"  # the international edition and any edition not listed above
+
+
+def edition_timezone(edition: str) -> str:
+    return EDITION_TIMEZONES.get(edition, DEFAULT_TIMEZONE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,7 +323,7 @@ LAYOUTS: tuple[Layout, ...] = (
 )
 
 
-def extract_article(sel: Selector, url: str, timezone_of: Callable[[str], str]) -> ExtractedArticle:
+def extract_article(sel: Selector, url: str) -> ExtractedArticle:
     """Read the article on a page. Raises ExtractionError naming what is missing when there is none."""
     where = parse_article_url(url)
     if where is None:
@@ -314,7 +332,7 @@ def extract_article(sel: Selector, url: str, timezone_of: Callable[[str], str]) 
     layout = next((layout for layout in LAYOUTS if layout.matches(page)), None)
     if layout is None:
         raise ExtractionError("no known article layout on the page")
-    f = layout.fields(page, timezone_of(where.edition))
+    f = layout.fields(page, edition_timezone(where.edition))
     if not f.title:
         raise ExtractionError(f"{layout.name}: no title")
     if not f.body:

@@ -1,7 +1,7 @@
 """An Atom feed (RFC 4287) of changes: one entry per change, with what changed and the diff itself.
 
 Built with ElementTree, so every value is escaped as XML text; the entry content is HTML made from
-escaped extracted text (monitor/pages.py), escaped once more as the feed's text.
+escaped extracted text (monitor/report/pages.py), escaped once more as the feed's text.
 """
 from __future__ import annotations
 

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.store import queries
 from monitor.report.feed import atom_feed
 from monitor.report.pages import STATIC, Context, Links, article_page, index_page
-from monitor.store import Store
+from monitor.store import Store, queries
 
 # A report opened from disk cannot send headers: the same policy as the web app's, in a <meta>.
 STATIC_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'"

@@ -1,4 +1,4 @@
-"""Renderers for the terminal, plain text and JSON, of the records in monitor/queries.py and of diffs.
+"""Renderers for the terminal, plain text and JSON, of the records in monitor/store/queries.py and of diffs.
 
 On a terminal: colours and tables (rich). Otherwise: plain lines that grep and cut can read. Diffs in
 plain text use wdiff's markers, [-removed-] and {+added+}, so they survive copy and paste.
@@ -17,7 +17,7 @@ from monitor.compare.diffing import DELETE, INSERT, FieldDiff
 from monitor.store.queries import ArticleRecord, ChangeRecord, DueRecord, History, RunRecord, VersionRecord
 
 if TYPE_CHECKING:  # importing Scrapy costs half a second that read-only commands need not pay
-    from monitor.crawl.runner import CrawlSummary
+    from monitor.crawl.summary import CrawlSummary
 
 DIFF_FORMATS = ("term", "text", "json")
 

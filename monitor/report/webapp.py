@@ -24,12 +24,11 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from sqlalchemy.orm import Session
 
-from monitor.store import queries
 from monitor.errors import BadInput, NewsmonError, NotFound
 from monitor.report.feed import atom_feed
 from monitor.report.pages import CONTENT_SECURITY_POLICY, STATIC, Context, Links, article_page, diff_page, index_page
 from monitor.report.terminal import diff_as_json
-from monitor.store import Store
+from monitor.store import Store, queries
 
 PER_PAGE = 50
 MAX_PER_PAGE = 500

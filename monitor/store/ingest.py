@@ -12,14 +12,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.compare.diffing import diff_articles
-from monitor.store.models import Article, ArticleUrl, Change, Check, Event, Site, Version, to_iso
 from monitor.compare.policy import RevisitPolicy, publication_estimate
-from monitor.compare.versioning import Outcome, Verdict, body_words, compare, dates_key, extracted_hash, text_hash
-from monitor.items import ExtractedArticle, Fetch
+from monitor.compare.versioning import (
+    Outcome,
+    Provisional,
+    Verdict,
+    body_words,
+    compare,
+    dates_key,
+    extracted_hash,
+    text_hash,
+)
+from monitor.iso import to_iso
+from monitor.items import VERSION_FIELDS, ExtractedArticle, Fetch
+from monitor.store.models import Article, ArticleUrl, Change, Check, Event, Site, Version, latest_versions
 
 
 @dataclass(slots=True)
@@ -63,14 +73,22 @@ def ensure_site(session: Session, name: str, spider: str, base_url: str) -> int:
     return site.id
 
 
-def record_fetches(session: Session, site_id: int, fetches: Sequence[Fetch], policy: RevisitPolicy) -> Counts:
-    known = _load(session, site_id, {f.key for f in fetches})
+def record_fetches(session: Session, site_id: int, items: Sequence[Fetch | Provisional],
+                   policy: RevisitPolicy) -> Counts:
+    """Record fetches in order; a `Provisional` one is logged as a check and believed by nobody."""
+    fetches = [(item.fetch, item) if isinstance(item, Provisional) else (item, None) for item in items]
+    known = _load(session, site_id, {fetch.key for fetch, _ in fetches})
     counts = Counts()
-    for fetch in fetches:
+    for fetch, provisional in fetches:
         entry = known.get(fetch.key)
         if entry is None:
             entry = known[fetch.key] = _new_article(session, site_id, fetch)
-        outcome = _record(session, entry, fetch, policy)
+        if provisional is not None:
+            entry.article.last_checked_at = fetch.fetched_at
+            outcome = provisional.outcome
+            _add_check(session, entry.article, fetch, outcome, None, error=provisional.note)
+        else:
+            outcome = _record(session, entry, fetch, policy)
         counts.outcomes[outcome] += 1
         counts.bytes += len(fetch.raw)
         if fetch.not_modified and entry.latest is not None:
@@ -82,11 +100,11 @@ def record_fetches(session: Session, site_id: int, fetches: Sequence[Fetch], pol
     return counts
 
 
-def record_listings(session: Session, site_id: int, keys: set[str], now: datetime, policy: RevisitPolicy) -> int:
+def record_listings(session: Session, site: str, keys: set[str], now: datetime, policy: RevisitPolicy) -> int:
     """Known live articles the site still features: remember when, and bring their next check within
     `listed_every` of the last one. Returns how many articles were touched."""
-    articles = session.scalars(select(Article).where(Article.site_id == site_id, Article.key.in_(keys),
-                                                     Article.status == "live")).all()
+    articles = session.scalars(select(Article).join(Site, Site.id == Article.site_id).where(
+        Site.name == site, Article.key.in_(keys), Article.status == "live")).all()
     for article in articles:
         article.listed_at = now
         if article.last_checked_at is not None:
@@ -102,10 +120,10 @@ def _load(session: Session, site_id: int, keys: set[str]) -> dict[str, _Known]:
     by_id = {a.id: _Known(a, None, set()) for a in articles}
     if not by_id:
         return {}
-    latest_numbers = (select(Version.article_id, func.max(Version.number))
-                      .where(Version.article_id.in_(by_id)).group_by(Version.article_id))
-    for version in session.scalars(select(Version).where(
-            tuple_(Version.article_id, Version.number).in_(latest_numbers))):
+    latest = latest_versions()
+    for version in session.scalars(select(Version).join(latest, (latest.c.article_id == Version.article_id)
+                                                        & (latest.c.number == Version.number))
+                                   .where(Version.article_id.in_(by_id))):
         by_id[version.article_id].latest = version
     for article_id, url in session.execute(select(ArticleUrl.article_id, ArticleUrl.url)
                                            .where(ArticleUrl.article_id.in_(by_id))):
@@ -124,11 +142,6 @@ def _new_article(session: Session, site_id: int, fetch: Fetch) -> _Known:
 def _record(session: Session, entry: _Known, fetch: Fetch, policy: RevisitPolicy) -> str:
     article = entry.article
     article.last_checked_at = fetch.fetched_at
-    if fetch.suspect or fetch.retried:
-        # A second look follows in the same crawl (monitor/confirmation.py): logged, believed by nobody.
-        outcome = "suspect" if fetch.suspect else "retried"
-        _add_check(session, article, fetch, outcome, None, error=fetch.suspect)
-        return outcome
     if fetch.not_modified and entry.latest is not None:
         latest = entry.latest
         _schedule(article, fetch, latest.published, latest.date_precision, policy)
@@ -182,14 +195,10 @@ def _add_version(session: Session, entry: _Known, fetch: Fetch, verdict: Verdict
     assert extracted is not None
     version = Version(
         article_id=entry.article.id, number=previous.number + 1 if previous else 1, fetched_at=fetch.fetched_at,
-        url=extracted.url, edition=extracted.edition, section=extracted.section, title=extracted.title,
-        lead=extracted.lead, author=extracted.author, published_iso=to_iso(extracted.published),
-        updated_iso=to_iso(extracted.updated), date_precision=extracted.date_precision,
-        body=list(extracted.body), captions=list(extracted.captions), text_hash=text_hash(extracted),
+        **{name: getattr(extracted, name) for name in VERSION_FIELDS}, text_hash=text_hash(extracted),
         extracted_hash=extracted_hash(extracted), body_words=body_words(extracted.body), raw_size=len(fetch.raw),
         dates_key=dates_key(extracted), metadata_only=verdict.outcome is Outcome.METADATA,
-        extractor=extracted.extractor, http_status=fetch.status, raw_html=zlib.compress(fetch.raw, 6),
-        raw_encoding=fetch.encoding)
+        http_status=fetch.status, raw_html=zlib.compress(fetch.raw, 6), raw_encoding=fetch.encoding)
     session.add(version)
     session.flush()
     if previous is not None:

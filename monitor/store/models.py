@@ -1,4 +1,4 @@
-"""The database schema, as SQLAlchemy models. Migrations in monitor/migrations/ create and evolve it.
+"""The database schema, as SQLAlchemy models. Migrations in monitor/store/migrations/ create and evolve it.
 
 Every table is append-only except `articles` (current state of each tracked article). Unique constraints
 make repeated or concurrent runs harmless: one article per (site, key), one version per (article, number),
@@ -9,10 +9,26 @@ from __future__ import annotations
 import zlib
 from datetime import UTC, datetime
 
-from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
-                        TypeDecorator, UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Subquery,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    func,
+    select,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from monitor.iso import from_iso, to_iso
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -115,13 +131,23 @@ class Version(Base):
     raw_html: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # zlib-compressed page as fetched
     raw_encoding: Mapped[str] = mapped_column(String(40))
 
+    # The declared dates under the names of monitor.items.ExtractedArticle, so that a version is built from
+    # and read as an article field by field (monitor.items.VERSION_FIELDS).
     @property
     def published(self) -> datetime | None:
         return from_iso(self.published_iso)
 
+    @published.setter
+    def published(self, value: datetime | None) -> None:
+        self.published_iso = to_iso(value)
+
     @property
     def updated(self) -> datetime | None:
         return from_iso(self.updated_iso)
+
+    @updated.setter
+    def updated(self, value: datetime | None) -> None:
+        self.updated_iso = to_iso(value)
 
     @property
     def page(self) -> bytes:
@@ -129,12 +155,11 @@ class Version(Base):
         return zlib.decompress(self.raw_html)
 
 
-def to_iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def from_iso(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+def latest_versions() -> Subquery:
+    """Each article's latest version: `article_id`, its `number`, and how many `versions` it has. Join
+    `Version` on both columns for the row itself."""
+    return (select(Version.article_id, func.max(Version.number).label("number"), func.count().label("versions"))
+            .group_by(Version.article_id).subquery("latest"))
 
 
 class Check(Base):

@@ -12,10 +12,24 @@ from sqlalchemy import Select, String, cast, func, select
 from sqlalchemy.orm import Session, aliased
 
 from monitor.compare.diffing import FieldDiff, diff_articles
+from monitor.compare.policy import RevisitPolicy, publication_estimate
 from monitor.durations import parse_duration
 from monitor.errors import BadInput, NotFound
-from monitor.store.models import Article, ArticleUrl, Change, Check, CrawlRun, Event, Site, Version, from_iso
-from monitor.compare.policy import RevisitPolicy, publication_estimate
+from monitor.iso import to_iso, utc_iso
+from monitor.items import DATE_FIELDS, VERSION_FIELDS
+from monitor.store.models import (
+    Article,
+    ArticleUrl,
+    Change,
+    Check,
+    CrawlRun,
+    Event,
+    Site,
+    Version,
+    from_iso,
+    latest_versions,
+)
+
 
 def parse_since(value: str, now: datetime | None = None) -> datetime:
     """'90m', '24h', '7d', '2w' (a duration back from now) or an ISO date/datetime (UTC unless it says)."""
@@ -27,10 +41,6 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
     except ValueError:
         raise BadInput(f"--since takes a duration like 90m, 24h, 7d or an ISO date, not {value!r}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 # ---------------------------------------------------------------- records
@@ -77,6 +87,9 @@ class ChangeRecord:
 
 @dataclass(frozen=True, slots=True)
 class VersionRecord:
+    """One stored version as `newsmon export` writes it: where it is, then the article's fields
+    (monitor.items.VERSION_FIELDS, dates as declared in ISO 8601), then `metadata_only`."""
+
     site: str
     article_id: str
     url: str
@@ -143,10 +156,9 @@ def resolve_article(session: Session, ref: str) -> Article:
 # ---------------------------------------------------------------- listings
 
 def list_articles(session: Session, site: str | None = None) -> list[ArticleRecord]:
-    latest = (select(Version.article_id, func.max(Version.number).label("number"), func.count().label("n"))
-              .group_by(Version.article_id).subquery())
+    latest = latest_versions()
     v = aliased(Version)
-    query = (select(Article, Site.name, v.title, latest.c.n)
+    query = (select(Article, Site.name, v.title, latest.c.versions)
              .join(Site, Site.id == Article.site_id)
              .outerjoin(latest, latest.c.article_id == Article.id)
              .outerjoin(v, (v.article_id == Article.id) & (v.number == latest.c.number))
@@ -155,8 +167,8 @@ def list_articles(session: Session, site: str | None = None) -> list[ArticleReco
         query = query.where(Site.name == site)
     return [ArticleRecord(site=name, article_id=a.key, url=a.url, status=a.status, edition=a.edition,
                           section=a.section, title=title, published=a.published_iso, versions=n or 0,
-                          first_seen_at=_iso(a.first_seen_at), last_checked_at=_iso(a.last_checked_at),
-                          next_check_at=_iso(a.next_check_at))
+                          first_seen_at=utc_iso(a.first_seen_at), last_checked_at=utc_iso(a.last_checked_at),
+                          next_check_at=utc_iso(a.next_check_at))
             for a, name, title, n in session.execute(query)]
 
 
@@ -203,7 +215,7 @@ def list_changes(session: Session, where: ChangeFilter = ChangeFilter(), *, limi
     """Changes, newest first."""
     query = _changes_query(where).order_by(Change.detected_at.desc(), Change.id.desc()).limit(limit).offset(offset)
     return [ChangeRecord(site=name, article_id=key, url=to.url, title=to.title, edition=to.edition,
-                         from_version=from_number, to_version=to.number, detected_at=_iso(c.detected_at) or "",
+                         from_version=from_number, to_version=to.number, detected_at=utc_iso(c.detected_at) or "",
                          fields=list(c.fields), text_changed=c.text_changed, announced=c.announced,
                          added_words=c.added_words, removed_words=c.removed_words, declared_updated=to.updated_iso)
             for c, name, key, from_number, to in session.execute(query)]
@@ -225,13 +237,12 @@ def get_version(session: Session, article: Article, number: int | None = None) -
 
 
 def version_record(site: str, article: Article, version: Version) -> VersionRecord:
-    return VersionRecord(
-        site=site, article_id=article.key, url=version.url, version=version.number,
-        fetched_at=_iso(version.fetched_at) or "", status=article.status, edition=version.edition,
-        section=version.section, title=version.title, lead=version.lead, author=version.author,
-        published=version.published_iso, updated=version.updated_iso, date_precision=version.date_precision,
-        body=list(version.body), captions=list(version.captions), metadata_only=version.metadata_only,
-        extractor=version.extractor)
+    content = {name: getattr(version, name) for name in VERSION_FIELDS}
+    content |= {name: to_iso(content[name]) for name in DATE_FIELDS}
+    return VersionRecord(site=site, article_id=article.key, version=version.number,
+                         fetched_at=utc_iso(version.fetched_at) or "", status=article.status,
+                         metadata_only=version.metadata_only,
+                         **{name: list(v) if isinstance(v, list | tuple) else v for name, v in content.items()})
 
 
 def export_versions(session: Session, site: str | None = None) -> Iterator[VersionRecord]:
@@ -248,10 +259,10 @@ def export_versions(session: Session, site: str | None = None) -> Iterator[Versi
 def timeline(session: Session, article: Article) -> list[TimelineEntry]:
     """Checks and events of an article, oldest first."""
     numbers = dict(session.execute(select(Version.id, Version.number).where(Version.article_id == article.id)).all())
-    entries = [TimelineEntry(_iso(c.checked_at) or "", "check", c.outcome, c.http_status,
+    entries = [TimelineEntry(utc_iso(c.checked_at) or "", "check", c.outcome, c.http_status,
                              numbers.get(c.version_id), c.error)
                for c in session.scalars(select(Check).where(Check.article_id == article.id))]
-    entries += [TimelineEntry(_iso(e.at) or "", e.kind, e.detail, None, None, None)
+    entries += [TimelineEntry(utc_iso(e.at) or "", e.kind, e.detail, None, None, None)
                 for e in session.scalars(select(Event).where(Event.article_id == article.id))]
     return sorted(entries, key=lambda e: e.at)
 
@@ -289,7 +300,7 @@ def article_history(session: Session, article: Article) -> History:
     for v in session.scalars(select(Version).where(Version.article_id == article.id).order_by(Version.number)):
         change = changes.get(v.id)
         versions.append(VersionSummary(
-            version=v.number, fetched_at=_iso(v.fetched_at) or "", title=v.title, updated=v.updated_iso,
+            version=v.number, fetched_at=utc_iso(v.fetched_at) or "", title=v.title, updated=v.updated_iso,
             metadata_only=v.metadata_only, fields=list(change.fields) if change else [],
             announced=change.announced if change else None, added_words=change.added_words if change else 0,
             removed_words=change.removed_words if change else 0))
@@ -338,7 +349,7 @@ def recent_runs(session: Session, per_site: int = 5) -> list[RunRecord]:
               .subquery())
     query = (select(CrawlRun, Site.name).join(ranked, ranked.c.id == CrawlRun.id).join(Site, Site.id == CrawlRun.site_id)
              .where(ranked.c.rank <= per_site).order_by(Site.name, CrawlRun.started_at.desc()))
-    return [RunRecord(site=name, kind=r.kind, started_at=_iso(r.started_at) or "", finished_at=_iso(r.finished_at),
+    return [RunRecord(site=name, kind=r.kind, started_at=utc_iso(r.started_at) or "", finished_at=utc_iso(r.finished_at),
                       outcome=r.outcome, counts=dict(r.counts or {}), error=r.error)
             for r, name in session.execute(query)]
 
@@ -360,7 +371,7 @@ def due_articles(session: Session, policies: Mapping[str, RevisitPolicy], *, lim
         reason = policy.explain(now, published=published, last_changed=article.last_changed_at,
                                 first_seen=article.first_seen_at, listed_at=article.listed_at)
         records.append(DueRecord(site=name, article_id=article.key, url=article.url,
-                                 next_check_at=_iso(article.next_check_at) or "", reason=reason))
+                                 next_check_at=utc_iso(article.next_check_at) or "", reason=reason))
     return overdue or 0, records
 
 
@@ -398,7 +409,7 @@ class ArticleView:
 
 def list_events(session: Session, *, since: datetime | None = None, site: str | None = None,
                 limit: int = 200) -> list[EventRecord]:
-    latest = select(Version.article_id, func.max(Version.number).label("number")).group_by(Version.article_id).subquery()
+    latest = latest_versions()
     query = (select(Event, Site.name, Article.key, Version.title)
              .join(Article, Article.id == Event.article_id).join(Site, Site.id == Article.site_id)
              .outerjoin(latest, latest.c.article_id == Article.id)
@@ -408,7 +419,7 @@ def list_events(session: Session, *, since: datetime | None = None, site: str | 
         query = query.where(Event.at >= since)
     if site:
         query = query.where(Site.name == site)
-    return [EventRecord(site=name, article_id=key, title=title, at=_iso(e.at) or "", kind=e.kind, detail=e.detail)
+    return [EventRecord(site=name, article_id=key, title=title, at=utc_iso(e.at) or "", kind=e.kind, detail=e.detail)
             for e, name, key, title in session.execute(query)]
 
 

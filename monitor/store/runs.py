@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import update
 
-from monitor.store.models import CrawlRun
 from monitor.store import Store
+from monitor.store.models import CrawlRun
 
 
 def start_run(store: Store, site_id: int, kind: str) -> int:

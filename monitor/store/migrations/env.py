@@ -1,4 +1,4 @@
-"""Alembic environment: migrations run on the engine newsmon opened (see monitor/store.py)."""
+"""Alembic environment: migrations run on the engine newsmon opened (see monitor/store/engine.py)."""
 from alembic import context
 
 from monitor.store.models import Base
