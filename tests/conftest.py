@@ -1,14 +1,16 @@
 """Shared fixtures: a fake news site over real HTTP, real databases (SQLite files, PostgreSQL databases
-created per test), and a way to run `newsmon` as a user does, in its own process."""
+created per test), and a way to run `newsmon` as a user does."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -90,17 +92,49 @@ def site() -> Iterator[FakeSite]:
         yield fake
 
 
+# Commands that start Scrapy's reactor (which cannot restart in one process) or run until stopped: these run
+# in a child process. Every other command runs in the test's process, through the same `main(argv)`.
+OWN_PROCESS = frozenset({"crawl", "daemon", "serve"})
+
+
+def run_in_process(args: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """`newsmon ARGS` through `monitor.cli.main` in this process, with `env` as the environment and stdout
+    and stderr captured: what a child process would print and exit with, without starting Python again."""
+    from monitor.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse: --help, or a usage error
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return subprocess.CompletedProcess(["newsmon", *args], code, out.getvalue(), err.getvalue())
+
+
 class Newsmon:
-    """Runs the installed command line in a child process against one database, as a user would."""
+    """Runs the command line against one database as a user would: crawls and daemons in a child process,
+    the other commands in-process through the same entry point (see OWN_PROCESS)."""
 
     def __init__(self, db: str, tmp_path: Path):
         self.db = db
         self.env = {**os.environ, "NEWSMON_DB": db, "XDG_DATA_HOME": str(tmp_path / "xdg")}
 
     def run(self, *args: str, check: bool = True, cwd: Path | None = None,
-            command: tuple[str, ...] = (sys.executable, "-m", "monitor")) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([*command, *args], env=self.env, capture_output=True, text=True, timeout=180,
-                              cwd=cwd or ROOT, stdin=subprocess.DEVNULL)
+            command: tuple[str, ...] | None = None) -> subprocess.CompletedProcess[str]:
+        """`command` runs this exact program in a child process (e.g. the installed `newsmon` script)."""
+        if command is None and cwd is None and not OWN_PROCESS.intersection(args):
+            proc = run_in_process(args, self.env)
+        else:
+            proc = subprocess.run([*(command or (sys.executable, "-m", "monitor")), *args], env=self.env,
+                                  capture_output=True, text=True, timeout=180, cwd=cwd or ROOT,
+                                  stdin=subprocess.DEVNULL)
         if check and proc.returncode != 0:
             raise AssertionError(f"newsmon {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
         return proc

@@ -11,7 +11,8 @@ from urllib.parse import urljoin
 from xml.etree import ElementTree as ET
 
 from monitor.compare.diffing import FieldDiff
-from monitor.report.pages import FIELD_LABELS, inline_diff_html
+from monitor.report.labels import field_list, kind_label
+from monitor.report.pages import inline_diff_html
 from monitor.store.queries import ChangeRecord
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -26,15 +27,13 @@ def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> 
 
 
 def entry_title(change: ChangeRecord) -> str:
-    kind = "dates only" if not change.text_changed else "announced edit" if change.announced else "silent edit"
-    fields = ", ".join(FIELD_LABELS.get(f, f) for f in change.fields)
-    return f"[{kind}] {change.title} ({fields})"
+    return f"[{kind_label(change.text_changed, change.announced)}] {change.title} ({field_list(change.fields)})"
 
 
 def entry_summary(change: ChangeRecord) -> str:
     return (f"v{change.from_version} → v{change.to_version} of {change.site}:{change.article_id} "
             f"({change.edition or 'no edition'}): +{change.added_words} −{change.removed_words} words in "
-            f"{', '.join(FIELD_LABELS.get(f, f) for f in change.fields)}")
+            f"{field_list(change.fields)}")
 
 
 def atom_feed(changes: Sequence[ChangeRecord], diffs_of: Callable[[ChangeRecord], list[FieldDiff]], *,

@@ -14,12 +14,11 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from monitor.compare.diffing import FieldDiff, Segment, is_changed, paragraphs
+from monitor.report.labels import FIELD_LABELS, KIND_LABELS, change_kind
 from monitor.store.queries import ArticleView, ChangeRecord, EventRecord
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
-FIELD_LABELS = {"title": "title", "lead": "lead", "author": "byline", "body": "body", "captions": "caption",
-                "published": "published date", "updated": "update date", "dates": "dates"}
 # Served pages: nothing but our own stylesheet may load; no script runs, no form posts elsewhere.
 CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
                            "form-action 'self'; frame-ancestors 'none'")
@@ -106,6 +105,8 @@ def _environment() -> Environment:
     env.tests["is_web_url"] = is_web_url
     env.filters["is_web_url"] = is_web_url
     env.globals["field_labels"] = FIELD_LABELS
+    env.globals["kind_labels"] = KIND_LABELS
+    env.globals["change_kind"] = change_kind
     return env
 
 

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.compare.diffing import DELETE, INSERT, FieldDiff
+from monitor.report.labels import kind_label
 from monitor.store.queries import ArticleRecord, ChangeRecord, DueRecord, History, RunRecord, VersionRecord
 
 if TYPE_CHECKING:  # importing Scrapy costs half a second that read-only commands need not pay
@@ -96,14 +97,9 @@ def articles_table(out: Output, records: Sequence[ArticleRecord]) -> None:
 
 def changes_table(out: Output, records: Sequence[ChangeRecord]) -> None:
     out.table(("detected", "site", "id", "versions", "kind", "fields", "words", "title"),
-              ((r.detected_at, r.site, r.article_id, f"{r.from_version}→{r.to_version}", change_kind(r),
+              ((r.detected_at, r.site, r.article_id, f"{r.from_version}→{r.to_version}",
+                kind_label(r.text_changed, r.announced),
                 ",".join(r.fields), f"+{r.added_words} -{r.removed_words}", r.title) for r in records))
-
-
-def change_kind(record: ChangeRecord) -> str:
-    if not record.text_changed:
-        return "dates only"
-    return "announced" if record.announced else "silent"
 
 
 def history_view(out: Output, history: History) -> None:
@@ -113,8 +109,8 @@ def history_view(out: Output, history: History) -> None:
             out.print(f"  also at {url}")
     out.table(("version", "fetched", "declared update", "change", "words", "title"),
               ((v.version, v.fetched_at, v.updated,
-                "first" if v.version == 1 else ("dates only" if v.metadata_only else
-                                                f"{'announced' if v.announced else 'silent'}: {','.join(v.fields)}"),
+                "first" if v.version == 1 else kind_label(not v.metadata_only, v.announced)
+                + ("" if v.metadata_only else f": {','.join(v.fields)}"),
                 f"+{v.added_words} -{v.removed_words}" if v.version > 1 else "", v.title) for v in history.versions))
     out.table(("at", "what", "outcome", "http", "version", "error"),
               ((e.at, e.kind, e.outcome, e.http_status, e.version, e.error) for e in history.timeline))
