@@ -45,6 +45,8 @@ SPIDER_MIDDLEWARES = {"monitor.crawl.frontier.Frontier": 50, "monitor.crawl.conf
 # Scrapy's retries re-send at once; ours wait (back-off, Retry-After) and give up on long pauses.
 DOWNLOADER_MIDDLEWARES = {"scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
                           "monitor.crawl.retries.BackoffRetryMiddleware": 550}
+# Requests that must wait (retries, second looks) wait outside the downloader, holding no download slot.
+EXTENSIONS = {"monitor.crawl.delays.DelayedRequests": 500}
 
 NEWSMON_DB = None               # SQLAlchemy URL; None: $NEWSMON_DB, else the default SQLite file
 NEWSMON_BATCH_SIZE = 200        # fetches written per transaction

@@ -85,6 +85,6 @@ class Confirmation(BaseSpiderMiddleware):
             yield item
 
     def again(self, fetch: Fetch, delay: float) -> Iterator[Any]:
-        """The same page once more, after `delay` seconds (monitor/crawl/retries.py waits it out)."""
+        """The same page once more, after `delay` seconds (monitor/crawl/delays.py holds it until then)."""
         spider: NewsSpider = self.crawler.spider
         yield spider.article_request(fetch.requested_url, revisit=True, delay=delay)

@@ -34,7 +34,9 @@ class CrawlProgress:
         self.progress.start()
 
     def scheduled(self, request: Request, **_: Any) -> None:
-        if "article_key" in request.meta:
+        # A request with a delay is held back (monitor/crawl/delays.py) and scheduled again, without it, when
+        # its time comes: counted then, once.
+        if "article_key" in request.meta and not request.meta.get("delay"):
             self.progress.update(self.task, total=(self.progress.tasks[0].total or 0) + 1)
 
     def scraped(self, item: Any, **_: Any) -> None:

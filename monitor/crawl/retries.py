@@ -3,7 +3,9 @@ that just said it is overloaded. This one waits between attempts (exponential ba
 429/503's Retry-After, and gives up at once when the site asks for longer than a crawl should wait: the
 check is then recorded as an error and the article re-checked after the time the site asked for.
 
-It also serves any request carrying `meta["delay"]` (seconds): newsmon's confirmation fetches use it.
+A retry carries its wait as `meta["delay"]` (seconds), as newsmon's confirmation fetches do: the engine
+schedules it, and monitor/crawl/delays.py holds it outside the downloader until then, so that a waiting
+request takes no download slot.
 """
 from __future__ import annotations
 
@@ -46,6 +48,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return cls(crawler)
 
     async def process_request(self, request: Request) -> None:
+        # Only a request downloaded without the scheduler gets here with its delay: a retry of robots.txt
+        # (`engine.download_async` re-sends what process_response returns at once). Every article request
+        # waits for robots.txt meanwhile, so sleeping here holds up nothing that could go ahead.
         if delay := request.meta.pop("delay", None):
             await asyncio.sleep(delay)
 

@@ -96,7 +96,9 @@ def run_crawl(site: SiteConfig, *, db_url: str | None = None, revisit: str = "du
     try:
         site_id = register_site(store, site, spidercls)
         if progress:
-            settings.set("EXTENSIONS", {"monitor.crawl.progress.CrawlProgress": 500}, priority="cmdline")
+            # Added to newsmon's own extensions (monitor/settings.py), not instead of them.
+            extensions = {**settings.getdict("EXTENSIONS"), "monitor.crawl.progress.CrawlProgress": 500}
+            settings.set("EXTENSIONS", extensions, priority="cmdline")
         process = AsyncCrawlerProcess(settings)
         quiet_fetch_failures(log_level)
         crawler = process.create_crawler(spidercls)
