@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
 from monitor import settings
-from monitor.config import SiteConfig, check_base_url, find_config, load_config, site_record
+from monitor.config import SiteConfig, check_base_url, check_edition, find_config, load_config, site_record
 from monitor.errors import BadInput, NewsmonError
 from monitor.report import terminal as render
 from monitor.store import Store, default_db_url, open_store, queries
@@ -17,45 +18,83 @@ from monitor.store import Store, default_db_url, open_store, queries
 DESCRIPTION = "Watch news sites, keep every version of every article, show which words changed."
 
 
+# The largest number an option takes. Versions and limits are bound as SQL integers (32-bit on PostgreSQL;
+# SQLite's driver raises OverflowError past 64 bits), and no real count comes near it.
+MAX_NUMBER = 2**31 - 1
+# Control characters (newlines among them), lone surrogates, line and paragraph separators.
+LINE_BREAKING = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """One line, exit status 2: the same as every other bad input."""
-        self.exit(2, f"newsmon: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"newsmon: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def one_line(message: str) -> str:
+    """`message` with the characters that would end its line (or print nothing) escaped: messages quote
+    what the user typed, and an error is always exactly one line."""
+    return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in LINE_BREAKING else c
+                   for c in message)
+
+
+def text(value: str) -> str:
+    """A name, path or URL option. An empty one would quietly mean "not given" (every site, the default
+    database or config, the current folder), so it is refused."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError(f"takes a non-empty value, not {value!r}")
+    return value
+
+
+def number(what: str) -> Callable[[str], int]:
+    """An option's whole number from 1 to MAX_NUMBER, as an argparse type: `what` names it in the message."""
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:  # not a number, or past int()'s digit limit
+            n = 0
+        if not 1 <= n <= MAX_NUMBER:
+            raise argparse.ArgumentTypeError(f"takes a {what} from 1 to {MAX_NUMBER}, not {value!r}")
+        return n
+    return parse
 
 
 def build_parser() -> Parser:
     parser = Parser(prog="newsmon", description=DESCRIPTION)
-    parser.add_argument("--db", metavar="URL", help="SQLAlchemy database URL (default: $NEWSMON_DB, "
+    parser.add_argument("--db", type=text, metavar="URL", help="SQLAlchemy database URL (default: $NEWSMON_DB, "
                         "else ~/.local/share/newsmon/newsmon.db)")
     # The same option after the command too; SUPPRESS keeps a value given before the command.
     db = Parser(add_help=False)
-    db.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    db.add_argument("--db", type=text, metavar="URL", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     # Which changes: the same options for `changes` and `report` (see change_filter).
     filters = Parser(add_help=False)
-    filters.add_argument("--since", metavar="WHEN", help="a duration back from now (90m, 24h, 7d) or an ISO date")
+    filters.add_argument("--since", type=text, metavar="WHEN",
+                         help="a duration back from now (90m, 24h, 7d) or an ISO date")
     filters.add_argument("--silent", action="store_true", help="only text edits the site did not announce")
-    filters.add_argument("--site", metavar="NAME")
-    filters.add_argument("--edition", metavar="E")
+    filters.add_argument("--site", type=text, metavar="NAME")
+    filters.add_argument("--edition", type=text, metavar="E")
     filters.add_argument("--kind", choices=queries.CHANGE_KINDS, help="only changes touching this field")
 
     p = sub.add_parser("crawl", parents=[db], help="discover new articles and re-check the due ones")
     p.add_argument("spider", help="spider name, e.g. lepetitjournal; with --config, a site of the config")
-    p.add_argument("--config", metavar="FILE", help="take the site's settings from this TOML config")
-    p.add_argument("--base-url", metavar="URL", help="the site's address (default: the spider's own)")
-    p.add_argument("--edition", action="append", dest="editions", metavar="E",
+    p.add_argument("--config", type=text, metavar="FILE", help="take the site's settings from this TOML config")
+    p.add_argument("--base-url", type=text, metavar="URL", help="the site's address (default: the spider's own)")
+    p.add_argument("--edition", type=text, action="append", dest="editions", metavar="E",
                    help="only this edition (repeatable; default: every edition linked from the home page)")
-    p.add_argument("--site", metavar="NAME", help="name the site is stored under (default: the spider name)")
+    p.add_argument("--site", type=text, metavar="NAME",
+                   help="name the site is stored under (default: the spider name)")
     p.add_argument("--all", action="store_true", help="re-check every tracked article now, due or not")
     p.add_argument("--no-discovery", action="store_true", help="only re-check known articles")
-    p.add_argument("--front-pages", type=int, metavar="N", help=f"front pages read per edition (default {settings.NEWSMON_FRONT_PAGES})")
+    p.add_argument("--front-pages", type=number("number of front pages"), metavar="N",
+                   help=f"front pages read per edition (default {settings.NEWSMON_FRONT_PAGES})")
     p.add_argument("--archive", action="store_true",
                    help="also fetch sitemap entries older than the revisit policy's last tier (the whole archive)")
     p.add_argument("--verbose", action="store_true", help="log Scrapy's progress")
     p.set_defaults(run=cmd_crawl)
 
     p = sub.add_parser("articles", parents=[db], help="list tracked articles")
-    p.add_argument("--site", metavar="NAME")
+    p.add_argument("--site", type=text, metavar="NAME")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_articles)
 
@@ -70,26 +109,28 @@ def build_parser() -> Parser:
 
     p = sub.add_parser("show", parents=[db], help="one version of an article (the latest by default)")
     p.add_argument("article", metavar="ARTICLE")
-    p.add_argument("--version", type=int, metavar="N")
+    p.add_argument("--version", type=number("version number"), metavar="N")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_show)
 
     p = sub.add_parser("diff", parents=[db], help="word diff between two versions of an article")
     p.add_argument("article", metavar="ARTICLE")
-    p.add_argument("--from", dest="from_version", type=int, metavar="N", help="older version (default: TO - 1)")
-    p.add_argument("--to", dest="to_version", type=int, metavar="M", help="newer version (default: the latest)")
+    p.add_argument("--from", dest="from_version", type=number("version number"), metavar="N",
+                   help="older version (default: TO - 1)")
+    p.add_argument("--to", dest="to_version", type=number("version number"), metavar="M",
+                   help="newer version (default: the latest)")
     p.add_argument("--format", choices=render.DIFF_FORMATS, help="default: term on a terminal, else text")
     p.set_defaults(run=cmd_diff)
 
     p = sub.add_parser("daemon", parents=[db], help="crawl the configured sites on a schedule until stopped")
-    p.add_argument("--config", metavar="FILE", help="TOML config (default: ~/.config/newsmon/config.toml if it "
-                   "exists, else lepetitjournal.com with the defaults)")
-    p.add_argument("--log-file", metavar="FILE", help="log here instead of stderr (overrides the config)")
+    p.add_argument("--config", type=text, metavar="FILE", help="TOML config (default: ~/.config/newsmon/config.toml "
+                   "if it exists, else lepetitjournal.com with the defaults)")
+    p.add_argument("--log-file", type=text, metavar="FILE", help="log here instead of stderr (overrides the config)")
     p.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="overrides the config")
     p.set_defaults(run=cmd_daemon)
 
     p = sub.add_parser("sites", parents=[db], help="the sites of the config and their settings")
-    p.add_argument("--config", metavar="FILE")
+    p.add_argument("--config", type=text, metavar="FILE")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_sites)
 
@@ -98,40 +139,58 @@ def build_parser() -> Parser:
     p.set_defaults(run=cmd_status)
 
     p = sub.add_parser("schedule", parents=[db], help="which articles are checked next, and why")
-    p.add_argument("--config", metavar="FILE", help="for the sites' policies (default as for daemon)")
-    p.add_argument("--site", metavar="NAME")
-    p.add_argument("--limit", type=int, default=20, metavar="N")
+    p.add_argument("--config", type=text, metavar="FILE", help="for the sites' policies (default as for daemon)")
+    p.add_argument("--site", type=text, metavar="NAME")
+    p.add_argument("--limit", type=number("number of articles"), default=20, metavar="N")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_schedule)
 
     p = sub.add_parser("report", parents=[db, filters],
                        help="write a static HTML report of the changes (works offline)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder to write (created if needed)")
+    p.add_argument("--out", type=text, required=True, metavar="DIR", help="folder to write (created if needed)")
     p.set_defaults(run=cmd_report)
 
     p = sub.add_parser("serve", parents=[db], help="serve the report live from the database, with a feed and an API")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=int, default=8080, help="port to listen on, 0 to 65535 (0: any free port)")
+    p.add_argument("--allowed-host", action="append", default=[], dest="allowed_hosts", metavar="NAME",
+                   help="also answer requests for this Host name, e.g. a reverse proxy's (repeatable; * for any)")
     p.set_defaults(run=cmd_serve)
 
     p = sub.add_parser("export", parents=[db], help="every stored version as JSON Lines")
-    p.add_argument("--site", metavar="NAME")
+    p.add_argument("--site", type=text, metavar="NAME")
     p.set_defaults(run=cmd_export)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        check_utf8(argv)
+        args = build_parser().parse_args(argv)
         return args.run(args) or 0
     except NewsmonError as exc:
-        print(f"newsmon: error: {exc}", file=sys.stderr)
+        print(f"newsmon: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `newsmon export | head`: the reader has all it wanted
         sys.stderr.close()
         return 0
+
+
+def check_utf8(argv: Sequence[str]) -> None:
+    """Python hands bytes that are not UTF-8 over as lone surrogates ("\\udcff"), which no database, page or
+    terminal can take: refused here, where the arguments are read, instead of failing deep inside."""
+    for arg in argv:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                raw = arg.encode("utf-8", "surrogateescape")  # the bytes as the shell passed them
+            except UnicodeEncodeError:  # a surrogate no command line carries (a Python caller's)
+                raw = arg.encode("utf-8", "backslashreplace")
+            raise BadInput(f"arguments must be UTF-8 text, not '{raw.decode('utf-8', 'backslashreplace')}'") from None
 
 
 def _read(args: argparse.Namespace, body: Callable[[Store], int | None]) -> int | None:
@@ -150,10 +209,8 @@ def crawl_site(args: argparse.Namespace) -> tuple[SiteConfig, str | None]:
     if args.base_url:
         site = replace(site, base_url=check_base_url(args.base_url))
     if args.editions:
-        site = replace(site, editions=tuple(args.editions))
+        site = replace(site, editions=tuple(check_edition(e) for e in args.editions))
     if args.front_pages is not None:
-        if args.front_pages < 1:
-            raise BadInput("--front-pages must be at least 1")
         site = replace(site, front_pages=args.front_pages)
     if args.archive:
         site = replace(site, archive=True)
@@ -314,11 +371,19 @@ def cmd_report(args: argparse.Namespace) -> int | None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int | None:
-    from monitor.report.webapp import make_app_server
+    from monitor.report.webapp import host_name, make_app_server
+
+    # Checked before the database opens: a port outside 0-65535 makes the socket raise OverflowError, which
+    # is no OSError, and a bad name would only show as every request refused.
+    if not 0 <= args.port <= 65535:
+        raise BadInput(f"--port must be a port number from 0 to 65535, not {args.port}")
+    for name in args.allowed_hosts:
+        if name != "*" and host_name(name) is None:
+            raise BadInput(f"--allowed-host takes a host name or address (optionally with :port), not {name!r}")
 
     def body(store: Store) -> None:
         try:
-            server = make_app_server(store, args.host, args.port)
+            server = make_app_server(store, args.host, args.port, args.allowed_hosts)
         except OSError as exc:
             raise BadInput(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
         print(f"newsmon: serving http://{args.host}:{server.server_port}/ (Ctrl-C to stop)", flush=True)

@@ -7,6 +7,7 @@ with its default; the defaults themselves live in monitor/settings.py.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,11 +18,16 @@ from urllib.parse import urlsplit
 
 from monitor import settings
 from monitor.compare.policy import RevisitPolicy, Tier
-from monitor.durations import format_duration, parse_duration
+from monitor.durations import MAX_DURATION_TEXT, exceeds_limit, format_duration, parse_duration
 from monitor.errors import BadInput
 
 T = TypeVar("T")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# The largest count a setting takes (front pages, concurrency, requests): a 32-bit signed integer, what every
+# database and Scrapy setting can hold. Anything larger is a typo, not a plan.
+MAX_COUNT = 2**31 - 1
+# An edition is one segment of the site's URLs (/cambodge/...): no slash, dot-segment, space or query.
+_EDITION = re.compile(r"[\w-]+")
 
 
 def _seconds(value: float) -> timedelta:
@@ -96,9 +102,18 @@ class _Table:
         self.used.add(key)
         if key not in self.data:
             return default
+        if exceeds_limit(self.data[key]):
+            raise self.fail(key, f"must be at most {MAX_DURATION_TEXT}, not {self.data[key]!r}")
         value = parse_duration(self.data[key])
         if value is None or (positive and value <= timedelta(0)):
             raise self.fail(key, f'must be a duration like "90s", "15m", "6h", "7d", not {self.data[key]!r}')
+        return value
+
+    def count(self, key: str, default: int) -> int:
+        """A whole number from 1 to MAX_COUNT."""
+        value = self.get(key, int, default, "an integer")
+        if not 1 <= value <= MAX_COUNT:
+            raise self.fail(key, f"must be from 1 to {MAX_COUNT}, not {value!r}")
         return value
 
     def table(self, key: str) -> _Table | None:
@@ -135,6 +150,8 @@ def load_config(path: str | Path) -> Config:
         raise BadInput(f"cannot read config file {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"{path}: not valid TOML: {exc}") from None
+    except ValueError as exc:  # a NUL in the path: no file can have that name (after TOMLDecodeError, a subclass)
+        raise BadInput(f"cannot read config file {str(path)!r}: {exc}") from None
     return parse_config(data, path)
 
 
@@ -147,7 +164,11 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     if sites_table is None or not sites_table.data:
         raise top.fail("sites", "at least one [sites.NAME] table is needed")
     sites = tuple(_site(name, sites_table.table(name), path) for name in sites_table.data)  # type: ignore[arg-type]
-    config = Config(path=path, db=top.get("db", str, None, "a database URL"),  # type: ignore[arg-type]
+    db = top.get("db", str, None, "a database URL")  # type: ignore[arg-type]
+    if db is not None and not db.strip():
+        # An empty URL would quietly mean the default database: say so instead.
+        raise top.fail("db", "must be a database URL, not an empty string")
+    config = Config(path=path, db=db,
                     log_level=log_level, log_file=top.get("log_file", str, None, "a path"),  # type: ignore[arg-type]
                     tick=top.duration("tick", Config.tick),
                     crawl_timeout=top.duration("crawl_timeout", Config.crawl_timeout),
@@ -156,26 +177,55 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     return config
 
 
-def check_base_url(url: str) -> str:
-    parts = urlsplit(url)
+def base_url_problem(url: str) -> str | None:
+    """What is wrong with a site's address ("must be ..."), or None. Checked when it is read: urlsplit()
+    raises on a broken IPv6 host, `.port` on a port out of range, and Scrapy would otherwise fail on every
+    request of the crawl (or with a traceback once it is over). Paths are appended to it: no query or fragment."""
+    rule = f"must be an http(s) URL with a host, not {url!r}"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return f"{rule} (it holds spaces or control characters)"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"{rule} ({exc})"
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BadInput(f"--base-url must be an http(s) URL with a host, not {url!r}")
+        return rule
+    if port == 0:
+        return f"{rule} (port 0 cannot be fetched)"
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        return f"{rule} (paths are appended to it: no query or fragment)"
+    return None
+
+
+def check_base_url(url: str) -> str:
+    if (problem := base_url_problem(url)) is not None:
+        raise BadInput(f"--base-url {problem}")
     return url.rstrip("/")
 
 
+def is_edition_name(name: str) -> bool:
+    return _EDITION.fullmatch(name) is not None
+
+
+def check_edition(name: str) -> str:
+    if not is_edition_name(name):
+        raise BadInput(f"--edition takes an edition's name as in the site's URLs (e.g. cambodge), not {name!r}")
+    return name
+
+
 def _site(name: str, t: _Table, path: Path) -> SiteConfig:
+    if not name.strip():
+        raise BadInput(f"{path}: sites: a site needs a name, not {name!r}")
     base_url = t.get("base_url", str, None, "a URL")  # type: ignore[arg-type]
     if base_url is not None:
-        try:
-            base_url = check_base_url(base_url)
-        except BadInput:
-            raise t.fail("base_url", f"must be an http(s) URL with a host, not {base_url!r}") from None
+        if (problem := base_url_problem(base_url)) is not None:
+            raise t.fail("base_url", problem)
+        base_url = base_url.rstrip("/")
     editions = t.get("editions", list, [], "a list of edition names")
-    if not all(isinstance(e, str) and e for e in editions):
-        raise t.fail("editions", "must be a list of edition names (strings)")
-    front_pages = t.get("front_pages", int, SiteConfig.front_pages, "an integer")
-    if front_pages < 1:
-        raise t.fail("front_pages", "must be at least 1")
+    if not all(isinstance(e, str) and is_edition_name(e) for e in editions):
+        raise t.fail("editions", "must be a list of edition names as in the site's URLs (e.g. [\"cambodge\"])")
+    front_pages = t.count("front_pages", SiteConfig.front_pages)
     policy_table, politeness_table = t.table("policy"), t.table("politeness")
     site = SiteConfig(
         name=name, spider=t.get("spider", str, name, "a spider name"), base_url=base_url, editions=tuple(editions),
@@ -211,16 +261,12 @@ def _policy(t: _Table) -> RevisitPolicy:
 def _politeness(t: _Table) -> Politeness:
     default = Politeness()
     politeness = Politeness(
-        concurrency=t.get("concurrency", int, default.concurrency, "an integer"),
+        concurrency=t.count("concurrency", default.concurrency),
         download_delay=t.duration("download_delay", default.download_delay, positive=False),
         robots_txt=t.get("robots_txt", bool, default.robots_txt, "true or false"),
         user_agent=t.get("user_agent", str, None, "a string"),  # type: ignore[arg-type]
-        max_requests=t.get("max_requests", int, default.max_requests, "an integer"),
+        max_requests=t.count("max_requests", default.max_requests),
         timeout=t.duration("timeout", default.timeout))
-    if politeness.concurrency < 1:
-        raise t.fail("concurrency", "must be at least 1")
-    if politeness.max_requests < 1:
-        raise t.fail("max_requests", "must be at least 1")
     t.done()
     return politeness
 

@@ -36,6 +36,7 @@ from monitor.crawl.runner import (
     spider_class,
 )
 from monitor.crawl.summary import CrawlSummary
+from monitor.errors import BadInput
 from monitor.report.terminal import summary_line
 from monitor.store import Store, open_store, runs
 from monitor.store.known import count_due
@@ -191,7 +192,12 @@ class Daemon:
 
 
 def configure_logging(level: str, log_file: str | None) -> None:
-    handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler()
+    try:
+        handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler()
+    except OSError as exc:  # a folder, no permission, under a file: the user's input, before anything starts
+        raise BadInput(f"cannot write the log file {log_file}: {exc.strerror or exc}") from None
+    except ValueError:  # a NUL in the path, which no file can have
+        raise BadInput(f"cannot write the log file {log_file!r}: a path cannot hold a NUL character") from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]

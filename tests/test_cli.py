@@ -224,7 +224,7 @@ def test_changes_plain_output_is_one_line_per_change(untouched: Edited) -> None:
     cells = [line.split("\t") for line in lines]
     assert [(c[2], c[3]) for c in cells] == [(TWICE, "2→3"), (TWICE, "1→2"), (LEAD, "1→2"), (MOVED, "1→2"),
                                              (DATES, "1→2")]
-    assert [c[4] for c in cells] == ["silent", "silent", "silent", "announced", "dates only"]
+    assert [c[4] for c in cells] == ["silent edit", "silent edit", "silent edit", "announced edit", "dates only"]
     assert cells[3][-1] == NEW_TITLE
 
 
@@ -291,7 +291,7 @@ def test_history_plain_output(untouched: Edited) -> None:
     lines = out.splitlines()
     assert lines[0] == f"lepetitjournal:{MOVED} (live) {untouched.new_url}"
     assert f"  also at {untouched.old_url}" in lines
-    assert any(line.startswith("2\t") and "announced: title,updated" in line and line.endswith(NEW_TITLE)
+    assert any(line.startswith("2\t") and "announced edit: title,updated" in line and line.endswith(NEW_TITLE)
                for line in lines)
 
 

@@ -2,21 +2,27 @@
 crawls; read-only, escaped, with a strict Content-Security-Policy."""
 from __future__ import annotations
 
+import http.client
 import json
 import re
+import socket
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import feedparser
 import pytest
 from lxml import html as lxml_html
 
+from monitor.report.webapp import make_app_server, served_hosts
 from monitor.store import open_store
-from tests.conftest import ROOT, Newsmon
+from tests.conftest import ROOT, Newsmon, run_in_process
 from tests.reading import HOSTILE_TITLE, SILENT_SENTENCE, Filled
 from tests.reading import served as serving
 
@@ -26,8 +32,9 @@ class Served:
     base: str
     filled: Filled
 
-    def get(self, path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
-        request = urllib.request.Request(self.base + path, method=method)
+    def get(self, path: str, method: str = "GET", host: str | None = None) -> tuple[int, dict[str, str], bytes]:
+        """`host` replaces the Host header urllib would send (127.0.0.1:PORT)."""
+        request = urllib.request.Request(self.base + path, method=method, headers={"Host": host} if host else {})
         try:
             with urllib.request.urlopen(request) as response:
                 return response.status, dict(response.headers), response.read()
@@ -154,3 +161,213 @@ def test_serve_binds_to_loopback_by_default(tmp_path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+# ---------------------------------------------------------------- no request makes a server error (issue 9)
+
+THIRTY_DIGITS = "123456789012345678901234567890"
+
+
+ODD_SINCE = [
+    "since=99999999d",                        # now - 99999999 days is before year 1: OverflowError
+    "since=9999999w",                         # timedelta(weeks=...) beyond its C int
+    "since=" + "9" * 400 + "d",               # a float duration that is infinite
+    "since=0001-01-01T00:00:00%2B05:00",      # parses, but has no UTC equivalent: overflowed in the query
+    "since=9999-12-31T23:59:59-05:00",        # the same at the other end of the calendar
+]
+ODD_PAGES = [
+    f"page={THIRTY_DIGITS}",                  # too big for SQLite's INTEGER: OverflowError in the driver
+    "page=2147483648",                        # bounded like every number: 1 to 2**31-1
+    "page=%C2%B2",                            # "²" passed str.isdigit(), then int() refused it
+    "page=" + "9" * 5000,                     # longer than int() converts
+]
+
+
+@pytest.mark.parametrize(("path", "query"), [(path, query) for path in ("/", "/feed.atom", "/api/changes")
+                                             for query in ODD_SINCE + ([] if path == "/feed.atom" else ODD_PAGES)])
+def test_odd_filters_are_bad_input_not_server_errors(served: Served, path: str, query: str) -> None:
+    status, headers, body = served.get(f"{path}?{query}")
+    assert status == 400, (path, query, status)
+    if path.startswith("/api/"):
+        assert headers["Content-Type"].startswith("application/json") and json.loads(body)["error"]
+
+
+@pytest.mark.parametrize("query", [f"per_page={THIRTY_DIGITS}", "per_page=%C2%B2", "per_page=501", "per_page=0",
+                                   "page=-1", "page=0", "site=a%00b", "edition=%00"])
+def test_odd_api_parameters_are_bad_input(served: Served, query: str) -> None:
+    status, _, body = served.get(f"/api/changes?{query}")
+    assert status == 400 and json.loads(body)["error"], query
+
+
+@pytest.mark.parametrize("query", [f"from={THIRTY_DIGITS}", f"to={THIRTY_DIGITS}", "from=%C2%B2", "to=%C2%B2",
+                                   "to=2147483648", "from=-1", "to=0"])
+@pytest.mark.parametrize("api", ["", "/api"])
+def test_odd_versions_are_bad_input(served: Served, api: str, query: str) -> None:
+    status, _, body = served.get(f"{api}/articles/lepetitjournal/{served.filled.silent_id}/diff?{query}")
+    assert status == 400, (api, query, status)
+    if api:
+        assert json.loads(body)["error"]
+
+
+def test_the_largest_numbers_are_answered(served: Served) -> None:
+    """2**31-1 is a page and a version number like any other: nothing there, not an error."""
+    answer = served.json("/api/changes?per_page=500&page=2147483647")
+    assert answer["changes"] == [] and answer["page"] == 2147483647
+    assert served.get(f"/articles/lepetitjournal/{served.filled.silent_id}/diff?to=2147483647")[0] == 404
+
+
+def test_errors_are_worded_for_the_web(served: Served) -> None:
+    error = json.loads(served.get("/api/changes?since=last-week")[2])["error"]
+    assert error.startswith("since takes a duration") and "--since" not in error
+    error = json.loads(served.get("/api/changes?since=99999999d")[2])["error"]
+    assert "since" in error and "--" not in error
+    error = json.loads(served.get(f"/api/articles/lepetitjournal/{served.filled.silent_id}/diff?from=7")[2])["error"]
+    assert error == f"article {served.filled.silent_id} has no version 7"  # no `newsmon history` hint
+    error = json.loads(served.get("/api/articles/lepetitjournal/999999")[2])["error"]
+    assert "site:id" not in error and "999999" in error
+    assert b"--since" not in served.get("/?since=nope")[2]
+
+
+@pytest.mark.parametrize("path", [
+    "/articles/x/%ff", "/api/articles/%ff/%fe", "/articles/%c3%28/1",  # not UTF-8
+    "/articles/lepetitjournal/431900%00", "/api/articles/x%00/1",        # NUL
+    "/articles//", "/articles/lepetitjournal/", "/api//changes", "/%",
+    "/articles/%20/{silent}",              # a blank site read as "any site" by the CLI's parser
+    "/api/articles/lepetitjournal/%20{silent}",
+    "/articles/lepetitjournal/{double}",   # %2534%2533... was unquoted twice, into the article's id
+    "/articles/x:lepetitjournal/{silent}", "/articles/lepetitjournal/lepetitjournal:{silent}",
+    "/articles/" + "x" * 5000 + "/1",
+])
+def test_odd_paths_are_not_found(served: Served, path: str) -> None:
+    silent = str(served.filled.silent_id)
+    double = "".join(f"%25{ord(c):02X}" for c in silent)
+    status, headers, body = served.get(path.format(silent=silent, double=double))
+    assert status == 404, (path, status)
+    if path.startswith("/api/"):
+        assert headers["Content-Type"].startswith("application/json") and json.loads(body)["error"]
+
+
+def test_api_errors_are_json_everywhere_under_api(served: Served) -> None:
+    for path, method, expected in (("/api/nothing", "GET", 404), ("/api/changes", "POST", 405),
+                                   ("/api/articles/%ff/1", "GET", 404)):
+        status, headers, body = served.get(path, method=method)
+        assert (status, headers["Content-Type"]) == (expected, "application/json"), path
+        assert json.loads(body)["error"]
+
+
+# ---------------------------------------------------------------- Host header (DNS rebinding)
+
+def raw_request(base: str, lines: Sequence[str]) -> tuple[int, bytes]:
+    """Send exactly these request lines (no Host header unless given) and read the status and body."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "127.0.0.1", "localhost:{port}", "LOCALHOST", "localhost.",
+                                  "[::1]:{port}", "[::1]"])
+def test_loopback_host_names_are_served(served: Served, host: str) -> None:
+    port = served.base.rsplit(":", 1)[1]
+    assert served.get("/api/changes", host=host.format(port=port))[0] == 200, host
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1.evil.example",
+                                  "localhost.evil.example:{port}", "127.0.0.2", "0.0.0.0:{port}", "::1",
+                                  "127.0.0.1:port", "127.0.0.1@evil.example", "[::1]evil"])
+def test_foreign_host_names_are_refused(served: Served, host: str) -> None:
+    port = served.base.rsplit(":", 1)[1]
+    for path in ("/", "/api/changes", f"/articles/lepetitjournal/{served.filled.silent_id}", "/static/newsmon.css"):
+        status, headers, body = served.get(path, host=host.format(port=port))
+        assert (status, body) == (400, b"unknown host\n"), (host, path)
+        assert headers["Content-Type"].startswith("text/plain")
+
+
+def test_a_missing_host_is_refused_on_http_1_1_only(served: Served) -> None:
+    assert raw_request(served.base, ["GET /api/changes HTTP/1.1", "Connection: close"]) == (400, b"unknown host\n")
+    assert raw_request(served.base, ["GET /api/changes HTTP/1.1", "Host: ", "Connection: close"])[0] == 400
+    status, body = raw_request(served.base, ["GET /api/changes HTTP/1.0"])  # no Host in HTTP/1.0: no name to fake
+    assert status == 200 and json.loads(body)["total"] == 3
+
+
+def test_served_hosts() -> None:
+    assert served_hosts("127.0.0.1") == {"127.0.0.1", "localhost", "::1"}
+    assert served_hosts("0.0.0.0") == served_hosts("::") == served_hosts("") == served_hosts("127.0.0.1")
+    assert served_hosts("192.0.2.7") == {"127.0.0.1", "localhost", "::1", "192.0.2.7"}
+    assert served_hosts("::1", ["News.Example.org:443", "*"]) == {"127.0.0.1", "localhost", "::1",
+                                                                  "news.example.org", "*"}
+
+
+@contextmanager
+def serve_in_thread(db: str, host: str, allowed: Sequence[str] = ()) -> Iterator[str]:
+    """The app over `db`, listening on `host` at a free port and answering to `allowed` too: its base URL."""
+    store = open_store(db, create=False)
+    try:
+        server = make_app_server(store, host, 0, allowed)
+    except OSError as exc:
+        store.close()
+        pytest.skip(f"cannot listen on {host}: {exc}")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{host}:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        store.close()
+
+
+def test_allowed_hosts_and_the_listening_address(served: Served) -> None:
+    def status(base: str, host: str) -> int:
+        connection = http.client.HTTPConnection(base.removeprefix("http://"), timeout=10)
+        try:
+            connection.putrequest("GET", "/api/changes", skip_host=True)
+            connection.putheader("Host", host)
+            connection.endheaders()
+            return connection.getresponse().status
+        finally:
+            connection.close()
+
+    cases: list[tuple[str, Sequence[str], dict[str, int]]] = [
+        ("127.0.0.1", ["news.example.org"], {"news.example.org": 200, "NEWS.example.org:443": 200,
+                                             "127.0.0.1": 200, "evil.example": 400}),
+        ("127.0.0.1", ["*"], {"evil.example": 200, "news.example.org:8080": 200}),
+        # A server bound to one address answers to that address too (127.0.0.2: loopback on Linux).
+        ("127.0.0.2", [], {"127.0.0.2:{port}": 200, "127.0.0.2": 200, "localhost": 200, "127.0.0.3": 400}),
+    ]
+    for host, allowed, expected in cases:
+        with serve_in_thread(served.filled.newsmon.db, host, allowed) as base:
+            port = base.rsplit(":", 1)[1]
+            got = {name: status(base, name.format(port=port)) for name in expected}
+            assert got == expected, (host, allowed)
+
+
+def test_serve_allowed_host_option(tmp_path: Path) -> None:
+    newsmon = Newsmon(f"sqlite:///{tmp_path / 'n.db'}", tmp_path)
+    open_store(newsmon.db).close()
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "serve", "--port", "0", "--allowed-host",
+                             "news.example.org", "--allowed-host", "proxy.example.net:8443"], env=newsmon.env,
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        base = re.search(r"http://\S+:\d+", line)[0]
+        served = Served(base, None)  # type: ignore[arg-type]
+        for host, expected in (("news.example.org", 200), ("proxy.example.net", 200), ("127.0.0.1", 200),
+                               ("evil.example", 400)):
+            assert served.get("/api/changes", host=host)[0] == expected, host
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.parametrize("args", [["--port", "99999"], ["--port", "-1"], ["--port", "65536"],
+                                  ["--allowed-host", "bad/name"]])
+def test_serve_refuses_bad_options_in_one_line(tmp_path: Path, args: list[str]) -> None:
+    newsmon = Newsmon(f"sqlite:///{tmp_path / 'n.db'}", tmp_path)
+    open_store(newsmon.db).close()
+    result = run_in_process(["serve", *args], newsmon.env)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("newsmon: error: ") and result.stderr.count("\n") == 1, result.stderr

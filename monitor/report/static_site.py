@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from monitor.errors import BadInput
 from monitor.report.feed import atom_feed
 from monitor.report.pages import STATIC, Context, Links, article_page, index_page
 from monitor.store import Store, queries
@@ -28,6 +29,17 @@ class ReportSummary:
 
 
 def write_report(store: Store, out: Path, where: queries.ChangeFilter, *, filters_label: str = "") -> ReportSummary:
+    """Write the report into `out` (created if needed). A folder that cannot be written (under a file, no
+    permission, disk full, a NUL in the name) is the user's input, reported as one line."""
+    if "\x00" in str(out):  # the OS would raise ValueError, not OSError: no file can have that name
+        raise BadInput(f"cannot write the report to {str(out)!r}: a path cannot hold a NUL character")
+    try:
+        return _write_report(store, out, where, filters_label)
+    except OSError as exc:
+        raise BadInput(f"cannot write the report to {out}: {exc.strerror or exc}") from None
+
+
+def _write_report(store: Store, out: Path, where: queries.ChangeFilter, filters_label: str) -> ReportSummary:
     out.mkdir(parents=True, exist_ok=True)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     database = store.engine.url.render_as_string(hide_password=True)

@@ -2,6 +2,7 @@
 database cannot be used. Everything else talks to the database through a `Store`."""
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,12 +66,13 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def open_store(url: str | None = None, *, create: bool = True) -> Store:
-    """Open (and migrate) the database at `url`. With create=False a missing SQLite file is an error,
-    so a mistyped path is never mistaken for an empty database."""
+    """Open (and migrate) the database at `url`. With create=False a missing SQLite file, or a database
+    without newsmon's schema, is an error: a mistyped path is never mistaken for an empty database, and a
+    command that only reads never creates a schema."""
     url = url or default_db_url()
     engine = _engine(url, create)
     try:
-        _migrate(engine)
+        _migrate(engine, create)
         if engine.dialect.name == "sqlite":
             # WAL lets readers (reports, the web app) run while a crawl writes. It is a property of the
             # file, set once it is known to be ours: a refused foreign database is left exactly as it was.
@@ -85,31 +87,58 @@ def open_store(url: str | None = None, *, create: bool = True) -> Store:
 def _engine(url: str, create: bool) -> Engine:
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is no number, e.g. in "pg://[::1/x"
         raise DatabaseError(f"not a database URL: {url!r} (expected e.g. sqlite:///path/newsmon.db)") from exc
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+    busy_timeout_ms: int | None = None  # SQLite only
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            # An in-memory database is gone when newsmon exits: a read finds nothing, a crawl keeps nothing
+            # (and its threads cannot share the one connection). "sqlite:///" is a path left out, not a plan.
+            raise DatabaseError(f"{url!r} is an in-memory database, which keeps nothing: give a file, "
+                                "e.g. sqlite:///path/newsmon.db")
+        if "\x00" in parsed.database:
+            raise DatabaseError(f"not a database path: {parsed.database!r}")
         path = Path(parsed.database).expanduser()
+        if path.is_dir():
+            raise DatabaseError(f"{path} is a folder, not a database file (e.g. sqlite:///{path / 'newsmon.db'})")
         if not path.exists():
             if not create:
                 raise DatabaseError(f"no database at {path} (run `newsmon crawl` first, or pass --db)")
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
+            except FileExistsError as exc:  # mkdir's "File exists" would not say which part is in the way
+                raise DatabaseError(f"cannot create the database folder {path.parent}: a file is in the way") from exc
             except OSError as exc:
                 raise DatabaseError(f"cannot create the database folder {path.parent}: {exc.strerror}") from exc
         parsed = parsed.set(database=str(path))
+        # ?timeout=SECONDS in the URL (the sqlite3 driver's own option) sets how long to wait for a lock;
+        # checked before the driver reads it too.
+        busy_timeout_ms = _busy_timeout_ms(parsed.query.get("timeout", "30"))
     try:
         engine = create_engine(parsed, pool_pre_ping=parsed.get_backend_name() != "sqlite")
     except (NoSuchModuleError, ImportError) as exc:
         raise DatabaseError(f"unsupported database URL {_safe(url)}: {exc}") from exc
-    if engine.dialect.name == "sqlite":
-        # ?timeout=SECONDS in the URL (the sqlite3 driver's own option) sets how long to wait for a lock.
-        timeout = float(parsed.query.get("timeout", 30))  # type: ignore[arg-type]
-        event.listen(engine, "connect", _sqlite_pragmas(int(timeout * 1000)))
+    if busy_timeout_ms is not None:
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
     return engine
 
 
-def _migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision; refuse databases that are not newsmon's or are newer."""
+def _busy_timeout_ms(value: str | tuple[str, ...]) -> int:
+    """SQLite's busy timeout from the URL's `timeout` (seconds), checked: PRAGMA busy_timeout takes a C int."""
+    text = value if isinstance(value, str) else value[-1]  # ?timeout=1&timeout=2: the last one, as sqlite3 does
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= 86400 * 24:  # also refuses NaN and infinity
+        raise DatabaseError(f"the database URL's timeout must be a number of seconds from 0 to 2073600, "
+                            f"not {text!r}")
+    return int(seconds * 1000)
+
+
+def _migrate(engine: Engine, create: bool = True) -> None:
+    """Bring the schema to the newest revision; refuse databases that are not newsmon's or are newer, and
+    (create=False) databases that have no schema yet."""
     cfg = _alembic_config(engine)
     head = ScriptDirectory.from_config(cfg).get_current_head()
     with engine.connect() as conn:
@@ -120,6 +149,10 @@ def _migrate(engine: Engine) -> None:
     if current is None and tables - {"alembic_version"}:
         raise DatabaseError(f"{_safe(str(engine.url))} holds other tables ({', '.join(sorted(tables)[:3])}...): "
                             "not a newsmon database")
+    if current is None and not create:
+        # An empty SQLite file or PostgreSQL database (e.g. the server's default one, `postgresql://`).
+        raise DatabaseError(f"no newsmon database at {_safe(str(engine.url))} (run `newsmon crawl` first, "
+                            "or pass --db)")
     if current is not None and current not in {s.revision for s in ScriptDirectory.from_config(cfg).walk_revisions()}:
         raise DatabaseError(f"{_safe(str(engine.url))} was written by a newer newsmon (schema {current})")
     command.upgrade(cfg, "head")
@@ -129,7 +162,7 @@ def _safe(url: str) -> str:
     """The URL without its password, for messages."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return url
 
 

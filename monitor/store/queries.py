@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, aliased
 
 from monitor.compare.diffing import FieldDiff, diff_articles
 from monitor.compare.policy import RevisitPolicy, publication_estimate
-from monitor.durations import parse_duration
+from monitor.durations import MAX_DURATION_TEXT, exceeds_limit, parse_duration
 from monitor.errors import BadInput, NotFound
 from monitor.iso import to_iso, utc_iso
 from monitor.items import DATE_FIELDS, VERSION_FIELDS
@@ -31,16 +31,27 @@ from monitor.store.models import (
 )
 
 
-def parse_since(value: str, now: datetime | None = None) -> datetime:
+def parse_since(value: str, now: datetime | None = None, *, name: str = "--since") -> datetime:
     """'90m', '24h', '7d', '2w' (a duration back from now) or an ISO date/datetime (UTC unless it says)."""
     now = now or datetime.now(UTC)
-    if (duration := parse_duration(value)) is not None and not value.strip().replace(".", "").isdigit():
+    if exceeds_limit(value):
+        raise BadInput(f"{name} reaches too far back: {value!r} (at most {MAX_DURATION_TEXT})")
+    # A duration needs its unit: "2021" is a year, not 2021 seconds. The duration limit keeps `now - duration`
+    # inside the calendar.
+    if (duration := parse_duration(value)) is not None:
         return now - duration
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise BadInput(f"--since takes a duration like 90m, 24h, 7d or an ISO date, not {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        raise BadInput(f"{name} takes a duration like 90m, 24h, 7d or an ISO date, not {value!r}") from None
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        # Stored times are UTC: a date at the calendar's edge with an offset (0001-01-01T00:00+14:00) has no
+        # UTC form, and would overflow only when the query binds it.
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise BadInput(f"{name} is out of the calendar's range once in UTC: {value!r}") from None
+    return parsed
 
 
 # ---------------------------------------------------------------- records
