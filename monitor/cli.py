@@ -5,9 +5,11 @@ import argparse
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
+
+from sqlalchemy.orm import Session
 
 from monitor import settings
 from monitor.config import SiteConfig, check_base_url, check_edition, find_config, load_config, site_record
@@ -193,13 +195,43 @@ def check_utf8(argv: Sequence[str]) -> None:
             raise BadInput(f"arguments must be UTF-8 text, not '{raw.decode('utf-8', 'backslashreplace')}'") from None
 
 
-def _read(args: argparse.Namespace, body: Callable[[Store], int | None]) -> int | None:
-    """Run a read-only command: a database that does not exist yet is an error, not created."""
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What a read command found, in both its forms: `--json`, and a table or text for people."""
+
+    json: Any
+    render: Callable[[render.Output], None]
+
+
+def _read(args: argparse.Namespace, ask: Callable[[Session], Shown]) -> int:
+    """Run a read-only command: one question to the database, in one transaction, then its answer shown
+    as JSON with `--json`, else for people. A database that does not exist yet is an error, not created."""
     store = open_store(args.db, create=False)
     try:
-        return body(store)
+        with store.session() as session:
+            shown = ask(session)
     finally:
         store.close()
+    show(args, shown)
+    return 0
+
+
+def show(args: argparse.Namespace, shown: Shown) -> None:
+    """`--json` is handled here, once, for every command that has it."""
+    if getattr(args, "json", False):
+        render.write_json(sys.stdout, shown.json)
+    else:
+        shown.render(render.Output(sys.stdout))
+
+
+def _with_store(args: argparse.Namespace, body: Callable[[Store], None]) -> int:
+    """Run a command that reads the database its own way (a report, the web app, a stream)."""
+    store = open_store(args.db, create=False)
+    try:
+        body(store)
+    finally:
+        store.close()
+    return 0
 
 
 def crawl_site(args: argparse.Namespace) -> tuple[SiteConfig, str | None]:
@@ -234,73 +266,54 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_articles(args: argparse.Namespace) -> int | None:
-    def body(store: Store) -> None:
-        with store.session() as session:
-            records = queries.list_articles(session, args.site)
-        if args.json:
-            render.write_json(sys.stdout, [r.as_json() for r in records])
-        else:
-            render.articles_table(render.Output(sys.stdout), records)
-    return _read(args, body)
+def cmd_articles(args: argparse.Namespace) -> int:
+    def ask(session: Session) -> Shown:
+        records = queries.list_articles(session, args.site)
+        return Shown([r.as_json() for r in records], lambda out: render.articles_table(out, records))
+    return _read(args, ask)
 
 
-def cmd_changes(args: argparse.Namespace) -> int | None:
+def cmd_changes(args: argparse.Namespace) -> int:
     where, _ = change_filter(args)
 
-    def body(store: Store) -> None:
-        with store.session() as session:
-            records = queries.list_changes(session, where)
-        if args.json:
-            render.write_json(sys.stdout, [r.as_json() for r in records])
-        else:
-            render.changes_table(render.Output(sys.stdout), records)
-    return _read(args, body)
+    def ask(session: Session) -> Shown:
+        records = queries.list_changes(session, where)
+        return Shown([r.as_json() for r in records], lambda out: render.changes_table(out, records))
+    return _read(args, ask)
 
 
-def cmd_history(args: argparse.Namespace) -> int | None:
-    def body(store: Store) -> None:
-        with store.session() as session:
-            history = queries.article_history(session, queries.resolve_article(session, args.article))
-        if args.json:
-            render.write_json(sys.stdout, history.as_json())
-        else:
-            render.history_view(render.Output(sys.stdout), history)
-    return _read(args, body)
+def cmd_history(args: argparse.Namespace) -> int:
+    def ask(session: Session) -> Shown:
+        history = queries.article_history(session, queries.resolve_article(session, args.article))
+        return Shown(history.as_json(), lambda out: render.history_view(out, history))
+    return _read(args, ask)
 
 
-def cmd_show(args: argparse.Namespace) -> int | None:
-    def body(store: Store) -> None:
-        with store.session() as session:
-            article = queries.resolve_article(session, args.article)
-            record = queries.version_record(queries.site_name(session, article), article,
-                                            queries.get_version(session, article, args.version))
-        if args.json:
-            render.write_json(sys.stdout, record.as_json())
-        else:
-            render.version_view(render.Output(sys.stdout), record)
-    return _read(args, body)
+def cmd_show(args: argparse.Namespace) -> int:
+    def ask(session: Session) -> Shown:
+        article = queries.resolve_article(session, args.article)
+        record = queries.version_record(queries.site_name(session, article), article,
+                                        queries.get_version(session, article, args.version))
+        return Shown(record.as_json(), lambda out: render.version_view(out, record))
+    return _read(args, ask)
 
 
-def cmd_diff(args: argparse.Namespace) -> int | None:
+def cmd_diff(args: argparse.Namespace) -> int:
+    """`--format json` is this command's `--json`; term and text are for people."""
     from monitor.compare.diffing import diff_articles
 
-    def body(store: Store) -> None:
-        with store.session() as session:
-            article = queries.resolve_article(session, args.article)
-            new = queries.get_version(session, article, args.to_version)
-            old = queries.get_version(session, article, args.from_version if args.from_version is not None
-                                      else max(new.number - 1, 1))
-            diffs = diff_articles(old, new)
-        out = render.Output(sys.stdout)
-        fmt = args.format or ("term" if out.is_terminal else "text")
-        rendered = render.RENDER_DIFF[fmt](diffs)
-        if fmt == "json":
-            render.write_json(sys.stdout, {"article_id": article.key, "from_version": old.number,
-                                           "to_version": new.number, "fields": rendered})
-        else:
-            out.print(rendered)
-    return _read(args, body)
+    args.json = args.format == "json"
+
+    def ask(session: Session) -> Shown:
+        article = queries.resolve_article(session, args.article)
+        old, new = queries.version_pair(session, article, args.from_version, args.to_version)
+        diffs = diff_articles(old, new)
+
+        def for_people(out: render.Output) -> None:
+            out.print(render.RENDER_DIFF[args.format or ("term" if out.is_terminal else "text")](diffs))
+        return Shown({"article_id": article.key, "from_version": old.number, "to_version": new.number,
+                      "fields": render.diff_as_json(diffs)}, for_people)
+    return _read(args, ask)
 
 
 def cmd_daemon(args: argparse.Namespace) -> int:
@@ -315,38 +328,29 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 def cmd_sites(args: argparse.Namespace) -> int:
     config = find_config(args.config)
     records = [site_record(site) for site in config.sites]
-    if args.json:
-        render.write_json(sys.stdout, records)
-    else:
-        render.sites_table(render.Output(sys.stdout), records, config.path)
+    show(args, Shown(records, lambda out: render.sites_table(out, records, config.path)))
     return 0
 
 
-def cmd_status(args: argparse.Namespace) -> int | None:
-    def body(store: Store) -> None:
-        with store.session() as session:
-            runs = queries.recent_runs(session)
-            overdue, due = queries.due_articles(session, {}, limit=10)
-        if args.json:
-            render.write_json(sys.stdout, {"runs": [r.as_json() for r in runs], "due_now": overdue,
-                                           "next_checks": [d.as_json() for d in due]})
-        else:
-            render.status_view(render.Output(sys.stdout), runs, overdue, due)
-    return _read(args, body)
+def cmd_status(args: argparse.Namespace) -> int:
+    def ask(session: Session) -> Shown:
+        runs = queries.recent_runs(session)
+        overdue, due = queries.due_articles(session, {}, limit=10)
+        return Shown({"runs": [r.as_json() for r in runs], "due_now": overdue,
+                      "next_checks": [d.as_json() for d in due]},
+                     lambda out: render.status_view(out, runs, overdue, due))
+    return _read(args, ask)
 
 
-def cmd_schedule(args: argparse.Namespace) -> int | None:
+def cmd_schedule(args: argparse.Namespace) -> int:
     config = find_config(args.config)
     policies = {site.name: site.policy for site in config.sites}
 
-    def body(store: Store) -> None:
-        with store.session() as session:
-            overdue, due = queries.due_articles(session, policies, limit=args.limit, site=args.site)
-        if args.json:
-            render.write_json(sys.stdout, {"due_now": overdue, "next_checks": [d.as_json() for d in due]})
-        else:
-            render.schedule_table(render.Output(sys.stdout), overdue, due)
-    return _read(args, body)
+    def ask(session: Session) -> Shown:
+        overdue, due = queries.due_articles(session, policies, limit=args.limit, site=args.site)
+        return Shown({"due_now": overdue, "next_checks": [d.as_json() for d in due]},
+                     lambda out: render.schedule_table(out, overdue, due))
+    return _read(args, ask)
 
 
 def change_filter(args: argparse.Namespace) -> tuple[queries.ChangeFilter, str]:
@@ -359,7 +363,7 @@ def change_filter(args: argparse.Namespace) -> tuple[queries.ChangeFilter, str]:
     return where, ", ".join(s for s in said if s)
 
 
-def cmd_report(args: argparse.Namespace) -> int | None:
+def cmd_report(args: argparse.Namespace) -> int:
     from monitor.report.static_site import write_report
 
     where, label = change_filter(args)
@@ -367,10 +371,10 @@ def cmd_report(args: argparse.Namespace) -> int | None:
     def body(store: Store) -> None:
         summary = write_report(store, Path(args.out), where, filters_label=label)
         print(f"{summary.changes} change(s) of {summary.articles} article(s): {summary.out / 'index.html'}")
-    return _read(args, body)
+    return _with_store(args, body)
 
 
-def cmd_serve(args: argparse.Namespace) -> int | None:
+def cmd_serve(args: argparse.Namespace) -> int:
     from monitor.report.webapp import host_name, make_app_server
 
     # Checked before the database opens: a port outside 0-65535 makes the socket raise OverflowError, which
@@ -391,11 +395,12 @@ def cmd_serve(args: argparse.Namespace) -> int | None:
             server.serve_forever()
         finally:
             server.server_close()
-    return _read(args, body)
+    return _with_store(args, body)
 
 
-def cmd_export(args: argparse.Namespace) -> int | None:
+def cmd_export(args: argparse.Namespace) -> int:
+    """JSON Lines, streamed: a database of any size is never held in memory."""
     def body(store: Store) -> None:
         with store.session() as session:
             render.write_json_lines(sys.stdout, queries.export_versions(session, args.site))
-    return _read(args, body)
+    return _with_store(args, body)

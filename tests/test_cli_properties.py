@@ -299,7 +299,7 @@ def test_numbers_out_of_range_are_one_line(untouched: World, args: tuple[str, ..
 
 def test_the_largest_version_number_is_looked_up(untouched: World) -> None:
     assert_one_line(untouched.run("show", MOVED, "--version", str(MAX)),
-                    f"article {MOVED} has no version {MAX} (see `newsmon history {MOVED}`)")
+                    f"article {MOVED} has no version {MAX}")
 
 
 def test_a_report_folder_that_cannot_be_made_is_one_line(untouched: World) -> None:

@@ -34,7 +34,7 @@ from monitor.report.feed import atom_feed
 from monitor.report.pages import CONTENT_SECURITY_POLICY, STATIC, Context, Links, article_page, diff_page, index_page
 from monitor.report.terminal import diff_as_json
 from monitor.store import Store, queries
-from monitor.store.models import Article, Version
+from monitor.store.models import Article
 
 PER_PAGE = 50
 MAX_PER_PAGE = 500
@@ -146,15 +146,6 @@ def find_article(session: Session, site: str, key: str) -> Article:
         except NotFound:
             pass
     raise NotFound(f"no article {shown(key)} on site {shown(site)}")
-
-
-def find_version(session: Session, article: Article, number: int | None) -> Version:
-    """A version by number, the latest for None, with the message worded for the web, not for the CLI."""
-    try:
-        return queries.get_version(session, article, number)
-    except NotFound:
-        raise NotFound(f"article {article.key} has no version {number}" if number is not None else
-                       f"article {article.key} has no version yet") from None
 
 
 def host_allowed(environ: dict[str, Any], allowed: frozenset[str]) -> bool:
@@ -271,8 +262,7 @@ class App:
 
     def diff(self, session: Session, request: Request, site: str, key: str) -> Response:
         article = find_article(session, site, key)
-        new = find_version(session, article, request.number("to"))
-        old = find_version(session, article, request.number("from", max(new.number - 1, 1)))
+        old, new = queries.version_pair(session, article, request.number("from"), request.number("to"))
         return html(diff_page(self.context(), site=site, article_id=key, title=new.title, from_version=old.number,
                               to_version=new.number, diffs=queries.version_diffs(session, article, old.number,
                                                                                  new.number)))
@@ -308,13 +298,12 @@ class App:
     def api_article(self, session: Session, request: Request, site: str, key: str) -> Response:
         article = find_article(session, site, key)
         history = queries.article_history(session, article)
-        latest = queries.version_record(history.site, article, find_version(session, article, None))
+        latest = queries.version_record(history.site, article, queries.get_version(session, article))
         return as_json({**history.as_json(), "latest": latest.as_json()})
 
     def api_diff(self, session: Session, request: Request, site: str, key: str) -> Response:
         article = find_article(session, site, key)
-        new = find_version(session, article, request.number("to"))
-        old = find_version(session, article, request.number("from", max(new.number - 1, 1)))
+        old, new = queries.version_pair(session, article, request.number("from"), request.number("to"))
         return as_json({"site": site, "article_id": key, "from_version": old.number, "to_version": new.number,
                         "fields": diff_as_json(queries.version_diffs(session, article, old.number, new.number))})
 

@@ -242,9 +242,16 @@ def get_version(session: Session, article: Article, number: int | None = None) -
     query = query.where(Version.number == number) if number is not None else query.order_by(Version.number.desc())
     version = session.scalars(query.limit(1)).first()
     if version is None:
-        which = f"version {number}" if number is not None else "any version"
-        raise NotFound(f"article {article.key} has no {which} (see `newsmon history {article.key}`)")
+        raise NotFound(f"article {article.key} has no version {number}" if number is not None else
+                       f"article {article.key} has no version yet")
     return version
+
+
+def version_pair(session: Session, article: Article, from_number: int | None,
+                 to_number: int | None) -> tuple[Version, Version]:
+    """Two versions to compare: `to` (the latest by default) and `from` (by default the one before it)."""
+    new = get_version(session, article, to_number)
+    return get_version(session, article, from_number if from_number is not None else max(new.number - 1, 1)), new
 
 
 def version_record(site: str, article: Article, version: Version) -> VersionRecord:
