@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -66,7 +67,7 @@ def postgres_url() -> Iterator[str]:
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0] + f"/{name}"
+        yield pg_url(name)
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -81,6 +82,20 @@ def sqlite_url(tmp_path: Path) -> str:
 def db_url(request: pytest.FixtureRequest) -> str:
     """Both backends: tests using this run once on a SQLite file and once on PostgreSQL."""
     return request.getfixturevalue(f"{request.param}_url")
+
+
+# Confirmations (a suspicious page fetched again before it is believed) wait NEWSMON_CONFIRM_DELAY, 5 s by
+# default. Tests crawl through a config that shortens it: the second fetch still happens, in a tenth the time.
+QUICK_CONFIRM_DELAY = "0.3s"
+
+
+def site_config(path: Path, site: FakeSite, *, confirm_delay: str = QUICK_CONFIRM_DELAY, extra: str = "") -> Path:
+    """Write a config at `path` naming `site` as the site `lepetitjournal`, with a short `confirm_delay`, for
+    `newsmon crawl lepetitjournal --config PATH` (Newsmon.crawl_config). `extra` follows the site's table: more
+    keys of it, then further tables (`[sites.lepetitjournal.politeness]`...)."""
+    path.write_text(f'[sites.lepetitjournal]\nbase_url = "{site.base_url}"\nconfirm_delay = "{confirm_delay}"\n'
+                    f"{extra}", encoding="utf-8")
+    return path
 
 
 @pytest.fixture
@@ -142,6 +157,10 @@ class Newsmon:
     def crawl(self, site: FakeSite, *extra: str) -> str:
         return self.run("crawl", "lepetitjournal", "--base-url", site.base_url, *extra).stdout
 
+    def crawl_config(self, config: Path, *extra: str) -> str:
+        """`newsmon crawl lepetitjournal --config CONFIG` (see site_config): site and settings from the file."""
+        return self.run("crawl", "lepetitjournal", "--config", str(config), *extra).stdout
+
     def json(self, *args: str) -> object:
         return json.loads(self.run(*args).stdout)
 
@@ -152,6 +171,18 @@ class Newsmon:
         return self.json("changes", "--json")  # type: ignore[return-value]
 
 
+class QuickNewsmon(Newsmon):
+    """A Newsmon whose `crawl(site)` goes through a config written for the site (site_config): confirmations
+    after 0.3 s instead of 5 s, nothing else changed. For shared helpers that crawl with `crawl(site)`."""
+
+    def __init__(self, db: str, tmp_path: Path):
+        super().__init__(db, tmp_path)
+        self.tmp_path = tmp_path
+
+    def crawl(self, site: FakeSite, *extra: str) -> str:
+        return self.crawl_config(site_config(self.tmp_path / "quick-site.toml", site), *extra)
+
+
 @pytest.fixture
 def newsmon(db_url: str, tmp_path: Path) -> Newsmon:
     return Newsmon(db_url, tmp_path)
@@ -160,3 +191,74 @@ def newsmon(db_url: str, tmp_path: Path) -> Newsmon:
 @pytest.fixture
 def newsmon_sqlite(sqlite_url: str, tmp_path: Path) -> Newsmon:
     return Newsmon(sqlite_url, tmp_path)
+
+
+def pg_url(name: str) -> str:
+    """The SQLAlchemy URL of database `name` on the test server."""
+    return PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0] + f"/{name}"
+
+
+class FirstCrawl:
+    """A site's first crawl, made once per backend and copied to each test: crawls run in their own process
+    and take seconds, and many tests begin with the same first crawl of the same site before they edit it.
+
+    `copy(backend, tmp_path)` gives a Newsmon on a fresh copy of the database as that crawl left it (SQLite's
+    backup API; PostgreSQL's CREATE DATABASE ... TEMPLATE), with the site restored to the state it was crawled
+    in (FakeSite.save/restore). The site keeps running between tests, on one port: the copied database names
+    its URLs. A test may edit, crawl and write as it likes; the next one starts from the first crawl again."""
+
+    def __init__(self, site: FakeSite, workdir: Path):
+        self.site, self.workdir = site, workdir
+        self.saved = site.save()
+        self.templates: dict[str, str] = {}  # backend -> URL of the database the first crawl filled
+        self.pg_databases: list[str] = []   # every PostgreSQL database made here, dropped by close()
+
+    def template(self, backend: str) -> str:
+        if backend not in self.templates:
+            self.site.restore(self.saved)
+            if backend == "sqlite":
+                url = f"sqlite:///{self.workdir / 'first-crawl.db'}"
+            else:
+                url = pg_url(self._create_pg())
+            Newsmon(url, self.workdir).crawl(self.site)
+            self.templates[backend] = url
+        return self.templates[backend]
+
+    @contextlib.contextmanager
+    def copy(self, backend: str, tmp_path: Path) -> Iterator[Newsmon]:
+        if backend == "postgres":
+            postgres_or_skip()
+        template = self.template(backend)
+        self.site.restore(self.saved)
+        if backend == "sqlite":
+            path = tmp_path / "newsmon.db"
+            with contextlib.closing(sqlite3.connect(template.removeprefix("sqlite:///"))) as src, \
+                    contextlib.closing(sqlite3.connect(path)) as dst:
+                src.backup(dst)
+            yield Newsmon(f"sqlite:///{path}", tmp_path)
+            return
+        name = self._create_pg(template=template.rsplit("/", 1)[1])
+        try:
+            yield Newsmon(pg_url(name), tmp_path)
+        finally:
+            self._drop_pg(name)
+
+    def _create_pg(self, template: str | None = None) -> str:
+        import psycopg
+
+        name = f"newsmon_test_{uuid.uuid4().hex[:12]}"
+        self.pg_databases.append(name)
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        return name
+
+    def _drop_pg(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.pg_databases.remove(name)
+
+    def close(self) -> None:
+        for name in list(self.pg_databases):
+            self._drop_pg(name)

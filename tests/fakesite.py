@@ -15,6 +15,7 @@ Standard library only; self-contained on purpose (nothing outside this file is i
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import html
 import json
@@ -35,8 +36,8 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 from urllib.request import urlopen
 
-__all__ = ["EDITIONS", "SECTIONS", "Block", "FakeArticle", "Fault", "RequestLog", "FakeSite", "make_article",
-           "slugify", "squash"]
+__all__ = ["EDITIONS", "SECTIONS", "Block", "FakeArticle", "Fault", "RequestLog", "FakeSite", "SavedState",
+           "make_article", "slugify", "squash"]
 
 # edition -> (display name, UTC offset in hours). Dates on pages are shown in the edition's time zone.
 EDITIONS: dict[str, tuple[str, int]] = {
@@ -553,6 +554,18 @@ def _apply_fault(real: _Response, fault: Fault) -> _Response:
 
 # ---------------------------------------------------------------- the site
 
+@dataclass(frozen=True)
+class SavedState:
+    """What FakeSite.save() keeps (see there)."""
+    articles: dict[int, FakeArticle]
+    added_etag: dict[int, str]
+    faults: dict[str, Fault]
+    theme: str
+    noise: bool
+    latency: float
+    phase: int
+
+
 class FakeSite:
     """The fake news site. All state changes go through methods that take the lock; requests render under
     the same lock, so a test never sees half an edit."""
@@ -674,6 +687,25 @@ class FakeSite:
         Has no visible effect with noise off (the chrome is then fixed)."""
         with self._lock:
             self._phase += 1
+
+    def save(self) -> SavedState:
+        """Everything a test can change: articles (with their blocks and old URLs), faults, theme, noise,
+        latency and the chrome phase. restore() brings it back, so that tests sharing one running site (one
+        port, hence URLs a database can already hold) each start from the same site."""
+        with self._lock:
+            return SavedState(copy.deepcopy(self._articles), dict(self._added_etag), copy.deepcopy(self._faults),
+                              self._theme, self.noise, self.latency, self._phase)
+
+    def restore(self, state: SavedState) -> None:
+        """Back to a saved state. The request log starts empty and max_concurrency at 0; `errors` (server-side
+        bugs) is kept. A copy is restored: `state` can be restored again."""
+        with self._lock:
+            self._articles = copy.deepcopy(state.articles)
+            self._added_etag = dict(state.added_etag)
+            self._faults = copy.deepcopy(state.faults)
+            self._theme, self.noise, self.latency, self._phase = state.theme, state.noise, state.latency, state.phase
+            self.requests.clear()
+            self.max_concurrency = 0
 
     def set_fault(self, path: str, fault: Fault | None) -> None:
         """Misbehave on `path`: the exact request target (e.g. "/cambodge?page=1") or its path part.

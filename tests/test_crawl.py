@@ -2,12 +2,36 @@
 the command line. One test per versioning rule."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import Newsmon
+from tests.conftest import FirstCrawl, Newsmon, site_config
 from tests.fakesite import Block, FakeSite, make_article, squash
+
+
+@pytest.fixture(scope="module")
+def first_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FirstCrawl]:
+    """The `site` fixture's six articles, crawled once per backend for the whole module."""
+    with FakeSite(theme="classic", noise=True) as fake:
+        for i, edition in enumerate(["cambodge", "cambodge", "bangkok", "bangkok", "cambodge", "bangkok"]):
+            fake.add(make_article(431010 + i, edition, paragraphs=4 + i))
+        first = FirstCrawl(fake, tmp_path_factory.mktemp("first-crawl"))
+        try:
+            yield first
+        finally:
+            first.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def crawled(request: pytest.FixtureRequest, first_crawl: FirstCrawl,
+            tmp_path: Path) -> Iterator[tuple[Newsmon, FakeSite]]:
+    """The six-article site after its first crawl (`newsmon crawl`), on both backends: the database is this
+    test's own copy of what that crawl stored, the site as it was crawled."""
+    with first_crawl.copy(request.param, tmp_path) as newsmon:
+        yield newsmon, first_crawl.site
 
 
 def latest_versions(newsmon: Newsmon) -> dict[str, dict]:
@@ -43,8 +67,8 @@ def test_first_crawl_stores_every_article_with_every_field(newsmon: Newsmon, sit
             assert published == article.published
 
 
-def test_unchanged_pages_and_chrome_noise_make_no_change(newsmon: Newsmon, site: FakeSite) -> None:
-    newsmon.crawl(site)
+def test_unchanged_pages_and_chrome_noise_make_no_change(crawled: tuple[Newsmon, FakeSite]) -> None:
+    newsmon, site = crawled
     site.rotate_noise()  # sidebars, related lists, footer year: all different now
     out = newsmon.crawl(site, "--all")
     assert "unchanged 6" in out
@@ -52,16 +76,16 @@ def test_unchanged_pages_and_chrome_noise_make_no_change(newsmon: Newsmon, site:
     assert len(newsmon.export()) == 6
 
 
-def test_a_second_identical_run_stores_nothing_twice(newsmon: Newsmon, site: FakeSite) -> None:
-    newsmon.crawl(site)
+def test_a_second_identical_run_stores_nothing_twice(crawled: tuple[Newsmon, FakeSite]) -> None:
+    newsmon, site = crawled
     newsmon.crawl(site)
     newsmon.crawl(site, "--all")
     assert len(newsmon.export()) == 6
     assert all(len(h["versions"]) == 1 for h in (newsmon.json("history", str(a.id), "--json") for a in site.articles))
 
 
-def test_silent_body_edit_is_one_change_with_its_words(newsmon: Newsmon, site: FakeSite) -> None:
-    newsmon.crawl(site)
+def test_silent_body_edit_is_one_change_with_its_words(crawled: tuple[Newsmon, FakeSite]) -> None:
+    newsmon, site = crawled
     article = site.articles[0]
     paragraphs = [b for b in article.blocks if b.kind == "p"]
     paragraphs[1].text = paragraphs[1].text.replace(" ", " vraiment ", 1)
@@ -79,8 +103,8 @@ def test_silent_body_edit_is_one_change_with_its_words(newsmon: Newsmon, site: F
     assert "{+vraiment +}" in diff
 
 
-def test_announced_title_edit_follows_the_new_slug(newsmon: Newsmon, site: FakeSite) -> None:
-    newsmon.crawl(site)
+def test_announced_title_edit_follows_the_new_slug(crawled: tuple[Newsmon, FakeSite]) -> None:
+    newsmon, site = crawled
     article = site.articles[2]
     old_url = site.base_url + article.url
     updated = article.published + timedelta(days=1)
@@ -96,8 +120,8 @@ def test_announced_title_edit_follows_the_new_slug(newsmon: Newsmon, site: FakeS
     assert len(newsmon.json("articles", "--json")) == 6  # the same article, not a new one
 
 
-def test_typography_only_edit_is_not_a_change(newsmon: Newsmon, site: FakeSite) -> None:
-    newsmon.crawl(site)
+def test_typography_only_edit_is_not_a_change(crawled: tuple[Newsmon, FakeSite]) -> None:
+    newsmon, site = crawled
     article = site.articles[1]
     for block in article.blocks:
         block.text = (block.text.replace("’", "'").replace("\u00a0", " ").replace("\u202f", " ")
@@ -108,8 +132,8 @@ def test_typography_only_edit_is_not_a_change(newsmon: Newsmon, site: FakeSite) 
     assert newsmon.changes() == []
 
 
-def test_declared_date_only_change_is_metadata_not_an_edit(newsmon: Newsmon, site: FakeSite) -> None:
-    newsmon.crawl(site)
+def test_declared_date_only_change_is_metadata_not_an_edit(crawled: tuple[Newsmon, FakeSite]) -> None:
+    newsmon, site = crawled
     article = site.articles[3]
     site.edit(article.id, updated=article.published + timedelta(days=2))
     out = newsmon.crawl(site, "--all")
@@ -121,25 +145,26 @@ def test_declared_date_only_change_is_metadata_not_an_edit(newsmon: Newsmon, sit
     assert newsmon.json("changes", "--json", "--silent") == []
 
 
-def test_gone_article_keeps_its_history_and_comes_back(newsmon: Newsmon, site: FakeSite) -> None:
-    newsmon.crawl(site)
+def test_gone_article_keeps_its_history_and_comes_back(crawled: tuple[Newsmon, FakeSite], tmp_path: Path) -> None:
+    newsmon, site = crawled
+    config = site_config(tmp_path / "site.toml", site)  # a 410 is believed after a second fetch: 0.3 s later
     article = site.articles[4]
     site.edit(article.id, status=410)
-    out = newsmon.crawl(site, "--all")
+    out = newsmon.crawl_config(config, "--all")
     assert "gone 1" in out
     status = {a["article_id"]: a["status"] for a in newsmon.json("articles", "--json")}
     assert status[str(article.id)] == "gone"
     assert len([v for v in newsmon.export() if v["article_id"] == str(article.id)]) == 1  # history kept
     site.edit(article.id, status=200)
-    newsmon.crawl(site, "--all")
+    newsmon.crawl_config(config, "--all")
     history = newsmon.json("history", str(article.id), "--json")
     assert history["status"] == "live"
     assert [e["kind"] for e in history["timeline"] if e["kind"] != "check"] == ["gone", "republished"]
     assert len(history["versions"]) == 1  # same text when it came back: no new version
 
 
-def test_discovery_finds_new_articles_and_skips_known_ones_not_due(newsmon: Newsmon, site: FakeSite) -> None:
-    newsmon.crawl(site)
+def test_discovery_finds_new_articles_and_skips_known_ones_not_due(crawled: tuple[Newsmon, FakeSite]) -> None:
+    newsmon, site = crawled
     fetched_before = len([r for r in site.requests if r.path.endswith(tuple(str(a.id) for a in site.articles))])
     site.add(make_article(431099, "bangkok"))
     out = newsmon.crawl(site)  # old articles: none due

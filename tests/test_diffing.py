@@ -8,6 +8,7 @@ from tests.fakesite import make_article
 
 
 def rebuild(segments, keep: str) -> str:
+    """One side of a diff: the old text from `=` and `-` segments (keep=DELETE), the new from `=` and `+`."""
     return "".join(s.text for s in segments if s.op in (EQUAL, keep))
 
 
@@ -20,7 +21,9 @@ def test_one_word_replaced() -> None:
 def test_segments_rebuild_both_texts() -> None:
     old, new = "Un deux trois quatre cinq.", "Un trois quatre six cinq, sept."
     d = diff_field("lead", old, new)
+    assert rebuild(d.segments, DELETE) == old
     assert rebuild(d.segments, INSERT) == new
+    assert {s.op for s in d.segments} == {EQUAL, DELETE, INSERT}  # both sides differ: each rebuild has work to do
 
 
 def test_typography_inside_an_edited_paragraph_is_not_shown() -> None:
@@ -50,6 +53,7 @@ def test_long_text_with_many_edits_is_exact() -> None:
         edited[i] = f"nouveau{i}"
     d = diff_field("body", " ".join(words), " ".join(edited))
     assert (d.added_words, d.removed_words) == (300, 300)
+    assert rebuild(d.segments, DELETE) == " ".join(words)
     assert rebuild(d.segments, INSERT) == " ".join(edited)
 
 

@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from html.parser import HTMLParser
 
 import pytest
@@ -301,3 +302,27 @@ def test_delay_and_concurrency(site):
         t.join()
     assert site.max_concurrency == 3
     assert all(log.end - log.time >= 0.5 for log in site.requests)
+
+
+def test_restore_brings_back_the_saved_site():
+    with FakeSite(noise=False) as site:
+        a, b = site.add(make_article(431002)), site.add(make_article(431003))
+        a_url, b_url, published = site.base_url + a.url, site.base_url + b.url, a.published
+        page = fetch(a_url).body
+        saved = site.save()
+        for _ in range(2):  # a saved state can be restored again
+            site.article(a.id).blocks[1].text += " Ajout direct."  # tests also change blocks in place
+            site.edit(a.id, title="Un titre changé")
+            site.edit(b.id, status=410)
+            site.set_fault(site.article(a.id).url, Fault(status=500))
+            site.theme, site.noise, site.latency = "modern", True, 0.2
+            site.rotate_noise()
+            fetch(a_url)
+            site.restore(saved)
+            assert site.requests == [] and site.max_concurrency == 0
+            assert (site.theme, site.noise, site.latency) == ("classic", False, 0.0)
+            assert fetch(site.base_url + "/cambodge/actualites/un-titre-change-431002").status == 404
+            assert fetch(a_url).body == page  # the same bytes: no edit, no fault, no phase
+            assert fetch(b_url).status == 200
+            since = format_datetime(published.astimezone(timezone.utc), usegmt=True)
+            assert fetch(a_url, **{"If-Modified-Since": since}).status == 304  # untouched since add()

@@ -10,19 +10,20 @@ import subprocess
 import sys
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from parsel import Selector
 
 from monitor.compare.normalize import comparison_form
 from monitor.extract.integrity import PageError, check_complete
-from monitor.extract.lepetitjournal import ExtractionError, extract_article
+from monitor.extract.lepetitjournal import ExtractionError, extract_article, parse_article_url
 from monitor.store.models import Check
-from tests.conftest import ROOT, Newsmon, count, wait_for
+from tests.conftest import ROOT, FirstCrawl, Newsmon, count, site_config, wait_for
 from tests.consistency import assert_consistent
 from tests.fakesite import FakeSite, Fault, make_article
 
@@ -50,15 +51,26 @@ def edit_body(site: FakeSite, article_id: int, sentence: str) -> None:
     site.edit(article_id, blocks=list(article.blocks))
 
 
+@pytest.fixture(scope="module")
+def first_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FirstCrawl]:
+    with FakeSite(noise=True) as site:
+        for i in range(10):
+            site.add(make_article(432000 + i, "cambodge" if i % 2 else "bangkok", paragraphs=6))
+        yield FirstCrawl(site, tmp_path_factory.mktemp("faulty"))
+
+
 @pytest.fixture
-def faulty(newsmon_sqlite: Newsmon) -> tuple[Newsmon, FakeSite]:
-    site = FakeSite(noise=True)
-    for i in range(10):
-        site.add(make_article(432000 + i, "cambodge" if i % 2 else "bangkok", paragraphs=6))
-    site.start()
-    newsmon_sqlite.crawl(site)
-    yield newsmon_sqlite, site
-    site.stop()
+def faulty(first_crawl: FirstCrawl, tmp_path: Path) -> Iterator[tuple[Newsmon, FakeSite]]:
+    """Ten articles after their first crawl, in SQLite: the database is this test's own copy of what that
+    crawl stored (made once for the module), the site as it was crawled, ready for faults."""
+    with first_crawl.copy("sqlite", tmp_path) as newsmon:
+        yield newsmon, first_crawl.site
+
+
+@pytest.fixture
+def quick(faulty: tuple[Newsmon, FakeSite], tmp_path: Path) -> Path:
+    """The faulty site's config: confirmations (a second fetch of a suspicious page) after 0.3 s, not 5 s."""
+    return site_config(tmp_path / "site.toml", faulty[1])
 
 
 BAD_PAGES = {
@@ -67,11 +79,11 @@ BAD_PAGES = {
     432002: (Fault(body=b""), "empty page"),
     432003: (Fault(body=MAINTENANCE), "no known article layout"),
     432004: (Fault(truncate_at=4000), "truncated page"),
-    432005: (Fault(headers={"Content-Length": "99999"}, truncate_at=3000), ""),  # connection cut mid-page
+    432005: (Fault(headers={"Content-Length": "99999"}, truncate_at=3000), "ResponseDataLossError"),  # cut mid-page
     432006: (Fault(headers={"Content-Type": "application/pdf"}, body=b"%PDF-1.4 not a page"), "not a web page"),
     432007: (Fault(body=b"<html><body><h1 class='page-title'>Titre</h1><div class='field--name-body'></div>"
                         b"</body></html>"), "empty body"),
-    432008: (Fault(reset=True), "Connection"),  # a TCP reset, no answer at all
+    432008: (Fault(reset=True), "ConnectionLost"),  # a TCP reset, no answer at all
 }
 
 
@@ -151,12 +163,12 @@ def test_an_error_never_pushes_the_schedule_back(newsmon_sqlite: Newsmon) -> Non
         assert after <= first  # retried within 10 minutes at the latest, never later than planned
 
 
-def test_large_removal_is_confirmed_by_a_second_fetch(faulty) -> None:
+def test_large_removal_is_confirmed_by_a_second_fetch(faulty, quick: Path) -> None:
     newsmon, site = faulty
     article = site.article(432009)
     kept = [b for b in article.blocks if b.kind != "p"] + [next(b for b in article.blocks if b.kind == "p")]
     site.edit(432009, blocks=[b for b in article.blocks if b in kept])
-    out = newsmon.crawl(site, "--all")
+    out = newsmon.crawl_config(quick, "--all")
     assert summary(out)["changed"] == 1 and summary(out)["held for confirmation"] == 1
     outcomes = [c["outcome"] for c in checks(newsmon, 432009)]
     assert outcomes[-2:] == ["suspect", "changed"]
@@ -169,7 +181,7 @@ def page_of(site: FakeSite, article_id: int) -> bytes:
         return response.read()
 
 
-def test_a_half_empty_page_that_heals_is_not_an_edit(faulty) -> None:
+def test_a_half_empty_page_that_heals_is_not_an_edit(faulty, quick: Path) -> None:
     """Once, the page answers well-formed but with most of its body missing (a broken deploy, a cache
     serving a stub): the confirmation fetch sees the full page again, so nothing is an edit."""
     newsmon, site = faulty
@@ -180,24 +192,24 @@ def test_a_half_empty_page_that_heals_is_not_an_edit(faulty) -> None:
     stub = page_of(site, 432003)
     site.edit(432003, blocks=full)
     site.set_fault(article.url, Fault(body=stub, times=1))
-    newsmon.crawl(site, "--all", "--no-discovery")
+    newsmon.crawl_config(quick, "--all", "--no-discovery")
     assert [c["outcome"] for c in checks(newsmon, 432003)][-2:] == ["suspect", "unchanged"]
     assert "lost" in checks(newsmon, 432003)[-2]["error"]
     assert versions(newsmon, 432003) == 1 and newsmon.changes() == []
 
 
-def test_404_is_gone_only_after_a_second_check(faulty) -> None:
+def test_404_is_gone_only_after_a_second_check(faulty, quick: Path) -> None:
     newsmon, site = faulty
     once = site.article(432002)
     site.set_fault(once.url, Fault(status=404, times=1))
     site.edit(432006, status=410)
-    newsmon.crawl(site, "--all")
+    newsmon.crawl_config(quick, "--all")
     status = {a["article_id"]: a["status"] for a in newsmon.json("articles", "--json")}
     assert status["432002"] == "live" and status["432006"] == "gone"
     assert [c["outcome"] for c in checks(newsmon, 432006)][-2:] == ["suspect", "gone"]
     assert [c["outcome"] for c in checks(newsmon, 432002)][-2:] == ["suspect", "unchanged"]
     site.edit(432006, status=200)
-    newsmon.crawl(site, "--all")
+    newsmon.crawl_config(quick, "--all")
     history = newsmon.json("history", "432006", "--json")
     assert history["status"] == "live"
     assert [e["kind"] for e in history["timeline"] if e["kind"] != "check"] == ["gone", "republished"]
@@ -285,11 +297,13 @@ def test_a_timeout_is_an_error_and_is_retried(newsmon_sqlite: Newsmon, tmp_path:
         site.add(make_article(432600))
         site.add(make_article(432601))
         config = tmp_path / "impatient.toml"
-        config.write_text(f'[sites.lepetitjournal]\nbase_url = "{site.base_url}"\n'
-                          '[sites.lepetitjournal.politeness]\nconcurrency = 4\ndownload_delay = 0\ntimeout = "1s"\n')
+        polite = (f'[sites.lepetitjournal]\nbase_url = "{site.base_url}"\n'
+                  '[sites.lepetitjournal.politeness]\nconcurrency = 4\ndownload_delay = 0\n')
+        config.write_text(polite)
         newsmon_sqlite.run("crawl", "lepetitjournal", "--config", str(config))
+        config.write_text(polite + 'timeout = "0.5s"\n')  # half a second per request; the page takes three times that
         url = site.article(432600).url
-        site.set_fault(url, Fault(delay=3))
+        site.set_fault(url, Fault(delay=1.5))
         before = len([r for r in site.requests if r.path == url])
         newsmon_sqlite.run("crawl", "lepetitjournal", "--config", str(config), "--all", "--no-discovery")
 
@@ -388,10 +402,43 @@ def test_mutated_pages_never_raise_anything_but_a_refusal(page: str, cut: int, j
         assert comparison_form(comparison_form(text)) == comparison_form(text)
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.text(max_size=3000))
+# Article skeletons of both layouts, each field left to random text (markup characters included, unescaped):
+# 0 title, 1 lead, 2 author, 3 date, 4-6 body, 7 a caption.
+SKELETONS = [
+    ('<html><body><h1><span class="field--name-title">{0}</span></h1><div class="article-meta"><span class="author">'
+    'Écrit par {2}</span><span class="date">{3}</span></div><div class="field--name-field-image"><span '
+    'class="image-caption">{7}</span></div><div class="field--name-field-chapo"><p>{1}</p></div>'
+    '<div class="field--name-body"><p>{4}</p><h2>{5}</h2><figure><figcaption>{7}</figcaption></figure><p>{6}</p>'
+    "</div></body></html>"),
+    ('<html><body><h1 class="Article_title">{0}</h1><p class="Article_chapo">{1}</p><div class="Author_name">Par {2}'
+    '</div><time datetime="{3}">{3}</time><div class="Article_body"><p>{4}</p><h2>{5}</h2><figure><figcaption>{7}'
+    "</figcaption></figure><p>{6}</p></div></body></html>"),
+]
+MARKUP = re.compile(r"<[A-Za-z/!?]")  # the start of a tag, an end tag, a comment or a declaration
+junk = st.text(st.sampled_from("<>/!?&;=\"' abpé\n\t\u00a0") | st.characters(codec="utf-8"), max_size=80)
+random_pages = st.one_of(st.text(max_size=3000),
+                         st.builds(lambda skeleton, parts: skeleton.format(*parts), st.sampled_from(SKELETONS),
+                                   st.lists(junk, min_size=8, max_size=8)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(random_pages)
 def test_random_text_as_a_page_is_refused_or_read(text: str) -> None:
+    """Random text, alone or as the fields of an article page: refused with a reason, or read into an article
+    with the guarantees every stored version relies on."""
     try:
-        extract_article(Selector(text=text or " "), URL)
-    except ExtractionError:
-        pass
+        article = extract_article(Selector(text=text or " "), URL)
+    except ExtractionError as exc:
+        event("refused")
+        assert str(exc)  # a refusal says why
+        return
+    event("read")
+    assert (article.key, article.edition, article.section) == ("432500", "cambodge", "actualites")  # from the URL
+    where = parse_article_url(article.url)
+    assert where is not None and where.key == "432500"
+    assert article.title and article.body and all(article.body) and all(article.captions)
+    assert article.extractor in {"lepetitjournal-drupal/1", "lepetitjournal-nextjs/1"}
+    for field_text in (article.title, article.lead, article.author, *article.body, *article.captions):
+        assert not MARKUP.search(field_text), field_text  # text, never markup: tags are read, not kept
+        assert not re.search(r"[\t\n\r\f]| {2}", field_text), field_text  # HTML whitespace collapsed
+        assert field_text == field_text.strip(" \u00a0\u202f"), field_text  # and trimmed

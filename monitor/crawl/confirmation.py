@@ -12,7 +12,6 @@ A spider middleware between the spider and the pipeline:
 """
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
@@ -40,14 +39,15 @@ class Confirmation(BaseSpiderMiddleware):
         self.delay = crawler.settings.getfloat("NEWSMON_CONFIRM_DELAY")
         self.page_retries = crawler.settings.getint("NEWSMON_PAGE_RETRIES")
         self.backoff = crawler.settings.getfloat("NEWSMON_RETRY_BACKOFF")
-        self.known: dict[str, KnownArticle] = {}
         self.held: dict[str, Provisional] = {}  # first fetches waiting for their confirmation, by article key
         self.attempts: dict[str, int] = {}  # second looks at broken pages so far, by article key
 
-    async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        self.known = await asyncio.to_thread(known_articles, self.crawler)
-        async for item in start:
-            yield item
+    def known(self, key: str) -> KnownArticle | None:
+        """What the database knew of the article when the crawl began. Read from the crawl's shared copy
+        at each look, not once at start: the frontier (below this middleware's place in the start chain)
+        hands out revisits before this middleware's own start runs, and their answers may come first.
+        The frontier loads that copy before its first request, so this never queries the database."""
+        return known_articles(self.crawler).get(key)
 
     def process_spider_output(self, response: Response | None, result: Iterable[Any]) -> Iterator[Any]:
         for item in result:
@@ -68,7 +68,7 @@ class Confirmation(BaseSpiderMiddleware):
             yield Provisional(item, "retried")  # a check with the page's error; the last attempt decides
             yield from self.again(item, self.backoff * 2 ** (attempt - 1))
             return
-        known = self.known.get(item.key)
+        known = self.known(item.key)
         reason = suspicion(known.baseline if known else None, item.article, item.status, self.shrink)
         first = self.held.pop(item.key, None)
         if first is not None:

@@ -40,8 +40,8 @@ _LOADING = threading.Lock()
 
 
 def known_articles(crawler: Crawler) -> dict[str, KnownArticle]:
-    """The site's known articles, read once per crawl and shared by the frontier and the confirmation
-    middleware (both ask from worker threads)."""
+    """The site's known articles, read once per crawl (by the frontier, in a worker thread, before its first
+    request) and shared with the confirmation middleware."""
     with _LOADING:
         known = getattr(crawler, "newsmon_known", None)
         if known is None:
