@@ -1,0 +1,287 @@
+"""The article's text and captions on a page of any site: trafilatura's reading, kept as paragraphs and
+intertitles, with the page chrome a monitor must never see left out.
+
+Chrome that rotates between fetches (a "most read" list reshuffled, a share counter, a cookie box, another
+story's title in a "read more" list) would read as an edit of the article at every fetch. It is cut at three
+points: blocks named or headed as chrome are taken out of the page before trafilatura reads it; lists whose
+every item is a link are dropped from its reading; and short lines that are chrome wherever they stand
+(counters, share prompts, "Read also: ...") are dropped last.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from copy import deepcopy
+from dataclasses import dataclass
+
+import trafilatura
+from lxml.etree import XPath
+from lxml.html import HtmlElement
+
+from monitor.extract.text import clean, comparable, squash
+
+TRAFILATURA = f"trafilatura-{trafilatura.__version__}"
+
+_RE = {"re": "http://exslt.org/regular-expressions"}
+# Blocks named for what they hold...
+_CHROME_NAMES = (r"most-?(?:read|viewed|popular|shared|commented)|popular|trending|recommend|plus-?lus|read-?next"
+                 r"|read-?more|more-?stories|also-?read|a-?lire|lire-?aussi|subscri|newsletter|signup|sign-up|promo"
+                 r"|cookie|consent|gdpr|paywall|donat|comment|share|social|outbrain|taboola|related|recirc"
+                 r"|must-?reads?|more-?from|you-?may-?like")
+# ... and blocks headed by what they are, in the languages newsmon reads first.
+_CHROME_HEADINGS = (r"^(?:most (?:read|popular|viewed|shared)|popular(?: now)?|trending(?: now)?|related"
+                    r"(?: (?:stories|articles|content|coverage))?|read (?:more|next)|must[ -]reads?"
+                    r"|more (?:must[ -]reads?|stories|news|articles|from .{1,40})(?: from .{1,40})?"
+                    r"|you (?:may|might) also like|recommended(?: for you)?|les plus lus|les plus partagés"
+                    r"|[àa] lire aussi|lire aussi|sur le même sujet|dans la même rubrique|nos derniers articles"
+                    r"|meistgelesen|meist gelesen|mehr zum thema|das könnte sie auch interessieren"
+                    r"|lo más leído|más leídas?|te puede interesar|noticias relacionadas|i più letti|più letti"
+                    r"|leggi anche|articoli correlati)\s*:?$")
+_CHROME = XPath(
+    f"//*[self::div or self::section or self::aside or self::ul or self::ol or self::nav or self::form]"
+    f"[not(.//h1)][re:test(concat(@class, ' ', @id), '(?:^|[\\s_-]){_CHROME_NAMES}', 'i')"
+    f" or ./*[1][self::h2 or self::h3 or self::h4 or self::h5 or self::header or self::p or self::strong]"
+    f"[re:test(normalize-space(.), '{_CHROME_HEADINGS}', 'i')]]",
+    namespaces=_RE)
+# Short lines that are chrome wherever they stand: counters, share prompts, inline "read also" links, ad labels.
+_CHROME_LINE = re.compile(
+    r"^(?:\d[\d\s.,]*\s*(?:comments?|commentaires?|kommentare?|comentarios?|commenti|shares?|partages?|reactions?"
+    r"|réactions?|likes?)|(?:share|partager|teilen|compartir|condividi)(?: (?:this|on|sur|auf|en|su) .{0,30})?"
+    r"|(?:read more|read also|see also|lire aussi|à lire aussi|a lire aussi|voir aussi|lesen sie auch|weiterlesen"
+    r"|lee también|leer más|leggi anche)(?:\s*[:»>|–—-].{0,160})?|advertisement|publicité|anzeige|publicidad"
+    r"|pubblicità)$",
+    re.IGNORECASE)
+_LISTS = XPath("//ul | //ol")
+_LINK_SHARE = 0.4   # of a list item's text in links, for the item to count as a link (teasers link half a title)
+# A declared articleBody this long is the article's text (shorter ones are teasers); a reading that agrees
+# with it less than this (token F1) has lost the article.
+_DECLARED_BODY_MIN_WORDS = 50
+_AGREEMENT = 0.6
+_TAG = re.compile(r"<[^>]+>")     # a declared articleBody is sometimes HTML
+# The elements of trafilatura's XML that are blocks of text of their own.
+_XML_BLOCKS = frozenset({"p", "head", "list", "item", "quote", "table", "code", "div"})
+# The page's elements whose text can be one block of the body (a <div> only when it holds text itself).
+_HTML_BLOCKS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "dd", "dt"})
+
+_FIGCAPTIONS = XPath("//figcaption")
+_ARTICLE_BODY = XPath('//*[@itemprop="articleBody"]')
+_IN_CHROME = re.compile(r"related|teaser|promo|most-?read|popular|recommend|share|newsletter|outbrain|taboola",
+                        re.IGNORECASE)
+_CREDIT_CLASS = re.compile(r"credit|copy(?:right)?\b|photographer|source|byline|author|attribution", re.IGNORECASE)
+# "Photo: Jane Doe / AFP", "© Reuters", "(Crédit : AFP)", "Foto: dpa": a caption's credit, not its text.
+_CREDIT_TEXT = re.compile(r"\s*[(\[]?\s*(?:©|\(c\)|copyright\b|photos?\s*:|crédits?(?:\s+photo)?\s*:|credits?\s*:"
+                          r"|foto(?:s|grafía)?\s*:|bild\s*:|image\s*:|picture\s*:|source\s*:|quelle\s*:).*$",
+                          re.IGNORECASE)
+
+
+# ---------------------------------------------------------------- the text
+
+def body_blocks(root: HtmlElement, url: str, declared_body: str = "") -> list[str]:
+    """Paragraphs, intertitles, list items and quotes of the article, in reading order, by trafilatura.
+
+    trafilatura is run for precision: chrome in the body is a false edit at every rotation, a paragraph
+    missed is only a paragraph not watched. When that loses most of the text the page declares as its
+    articleBody (JSON-LD), it is run again for balance and the reading closer to the declared text is kept."""
+    tree = deepcopy(root)      # trafilatura and the pruning below change the tree; the caller's stays whole
+    page_prose = _paragraph_text(tree)
+    for el in _CHROME(tree):
+        if el.getparent() is not None and looks_like_chrome(el) and _paragraph_text(el) <= page_prose / 2:
+            el.drop_tree()
+    link_items = link_list_items(tree)
+    blocks = _trafilatura_blocks(tree, url, link_items, favor_precision=True)
+    declared = Counter(comparable(_TAG.sub(" ", declared_body)).split())
+    if sum(declared.values()) >= _DECLARED_BODY_MIN_WORDS and agreement(blocks, declared) < _AGREEMENT:
+        balanced = _trafilatura_blocks(tree, url, link_items, favor_precision=False)
+        if agreement(balanced, declared) > agreement(blocks, declared):
+            blocks = balanced
+    return blocks
+
+
+def _trafilatura_blocks(tree: HtmlElement, url: str, link_items: set[str], *, favor_precision: bool) -> list[str]:
+    # bare_extraction copies the tree it is given (it prunes as it reads), so one tree serves several runs.
+    document = trafilatura.bare_extraction(
+        tree, url=url or None, include_comments=False, include_tables=True, include_images=False,
+        include_formatting=False, include_links=False, favor_precision=favor_precision, with_metadata=False,
+        deduplicate=False)
+    if document is None or document.body is None:
+        return []
+    return [text for text in xml_blocks(document.body) if text not in link_items and not _CHROME_LINE.match(text)]
+
+
+def looks_like_chrome(el: HtmlElement) -> bool:
+    """A block named or headed like chrome is cut unless it reads like the article: a wrapper classed
+    "entry-content share-enabled" holds paragraphs of prose, a "most read" box holds links."""
+    text = len(el.text_content())
+    if not text:
+        return True
+    linked = sum(len(a.text_content()) for a in el.iter("a"))
+    prose = sum(1 for p in el.iter("p") if len(p.text_content().split()) >= 30)
+    return prose < 2 or linked > text / 2
+
+
+def _paragraph_text(el: HtmlElement) -> int:
+    """How much paragraph text an element holds: a block named like chrome ("post has-comments") that holds
+    most of the page's is the article's wrapper, however short the article."""
+    return sum(len(p.text_content()) for p in el.iter("p"))
+
+
+def link_list_items(root: HtmlElement) -> set[str]:
+    """The items of the page's lists of links: lists of 3 items or more, each mostly a link (other articles,
+    "more must-reads", a section's latest, a menu, tags). Sites shuffle and refresh such lists between
+    fetches; an article's own lists are prose. Their items are dropped from trafilatura's reading rather than
+    cut from the page: taking them out of the page changes which block trafilatura picks as the article."""
+    items: set[str] = set()
+    for el in _LISTS(root):
+        texts = [_linked_text(li) for li in el if li.tag == "li"]
+        if len(texts) >= 3 and all(texts) and looks_like_chrome(el):
+            items.update(texts)
+    return items
+
+
+def _linked_text(li: HtmlElement) -> str:
+    """The item's text when links hold most of it, else ""."""
+    text = squash(li.text_content())
+    linked = sum(len(squash(a.text_content())) for a in li.iter("a"))
+    return text if text and linked >= len(text) * _LINK_SHARE else ""
+
+
+def agreement(blocks: list[str], declared: Counter[str]) -> float:
+    """Token F1 of the blocks against the declared article text: how much of the same text they hold."""
+    found = Counter(comparable(" ".join(blocks)).split())
+    common = sum((found & declared).values())
+    if not common:
+        return 0.0
+    precision, recall = common / sum(found.values()), common / sum(declared.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def xml_blocks(element) -> list[str]:
+    """trafilatura's XML as text blocks in reading order: each paragraph, heading, list item, quote, code
+    block and table row is one block; a block inside another (a heading and a paragraph inside a list item)
+    is a block of its own, and what surrounds it stays with its parent."""
+    blocks: list[str] = []
+    _flatten(element, blocks)
+    return [b for b in blocks if b]
+
+
+def _flatten(element, blocks: list[str]) -> None:
+    parts = [element.text or ""]
+    for child in element:
+        if child.tag in _XML_BLOCKS:
+            blocks.append(squash("".join(parts)))
+            if child.tag == "table":
+                blocks.extend(_table_rows(child))
+            else:
+                _flatten(child, blocks)
+            parts = []
+        elif child.tag == "lb":          # a line break inside a paragraph: a space, as a browser shows it
+            parts.append(" ")
+        elif isinstance(child.tag, str) and child.tag != "graphic":     # inline: hi, ref, del...
+            parts.append("".join(child.itertext()))
+        parts.append(child.tail or "")
+    blocks.append(squash("".join(parts)))
+
+
+def _table_rows(table) -> list[str]:
+    return [text for row in table.iter("row")
+            if (text := " | ".join(t for cell in row if (t := squash(" ".join(cell.itertext())))))]
+
+
+def without_repeats(blocks: list[str], *, headlines: Iterable[str], captions: Iterable[str]) -> list[str]:
+    """The body without what other fields already hold: the headline (the title, and the page's <h1>s, which
+    trafilatura keeps at the top of the body) and image captions; and without a paragraph repeated right
+    after itself."""
+    headline_keys, caption_keys = {comparable(h) for h in headlines}, {comparable(c) for c in captions}
+    kept: list[str] = []
+    for i, text in enumerate(blocks):
+        key = comparable(text)
+        if (i < 3 and key in headline_keys) or key in caption_keys:
+            continue
+        if kept and comparable(kept[-1]) == key:
+            continue
+        kept.append(text)
+    return kept
+
+
+# ---------------------------------------------------------------- where it stands, and its captions
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where the article's parts stand on the page, in document order: its headline (<h1>) and the span of
+    its text (from the first to the last element whose text is a block of the body)."""
+
+    root: HtmlElement
+    order: dict[HtmlElement, int]
+    headline: int                  # -1 without an <h1>
+    text_start: int                # -1 when no element holds a block of the body as it is
+    text_end: int
+    marked_body: HtmlElement | None   # the element microdata marks as the articleBody
+
+    @classmethod
+    def of(cls, root: HtmlElement, blocks: list[str], is_headline: Callable[[str], bool]) -> Layout:
+        """`is_headline(text)` tells the article's <h1> from a logo's or a section's."""
+        keys = set(blocks)
+        order: dict[HtmlElement, int] = {}
+        matched: list[int] = []
+        headline = first_h1 = -1
+        for i, el in enumerate(root.iter()):
+            order[el] = i
+            tag = el.tag
+            if tag in _HTML_BLOCKS or (tag == "div" and el.text and el.text.strip()):
+                if squash(el.text_content()) in keys:
+                    matched.append(i)
+            elif tag == "h1":
+                first_h1 = i if first_h1 < 0 else first_h1
+                if headline < 0 and is_headline(el.text_content()):
+                    headline = i
+        return cls(root, order, headline if headline >= 0 else first_h1,
+                   min(matched, default=-1), max(matched, default=-1), next(iter(_ARTICLE_BODY(root)), None))
+
+    def between_headline_and_text(self, el: HtmlElement) -> bool:
+        """A standfirst stands there (or is the first block an extractor took for text); above the headline
+        is a ticker, a menu, a teaser."""
+        return self.headline < self.order.get(el, -1) <= self.text_start
+
+    def within_text(self, el: HtmlElement) -> bool:
+        """Among the paragraphs, or inside the element the page marks as the article's body."""
+        if self.marked_body is not None and any(a is self.marked_body for a in el.iterancestors()):
+            return True
+        return self.text_start < self.order.get(el, -1) < self.text_end
+
+
+def figure_captions(layout: Layout) -> tuple[str, ...]:
+    """Captions of the figures within the article's text, without photo credits.
+
+    A figure above the text or below it may be the article's main picture, but as often a teaser's, a
+    player's or a gallery's of the page around it; the figures among the paragraphs, or inside what the page
+    marks as the article's body, are the article's."""
+    captions: list[str] = []
+    for caption in _FIGCAPTIONS(layout.root):
+        if not layout.within_text(caption) or any(
+                a.tag in ("a", "li", "nav", "aside", "footer") or _IN_CHROME.search(a.get("class", ""))
+                for a in caption.iterancestors()):
+            continue
+        if (text := caption_text(caption)) and text not in captions:
+            captions.append(text)
+    return tuple(captions)
+
+
+def caption_text(caption: HtmlElement) -> str:
+    """A caption's text without its credit: elements classed as one, then a trailing "Photo: ..." or "© ..."."""
+    parts: list[str] = []
+
+    def walk(el: HtmlElement) -> None:
+        if el.text:
+            parts.append(el.text)
+        for child in el:
+            if child.tag == "br":
+                parts.append(" ")
+            elif isinstance(child.tag, str) and child.tag not in ("script", "style") and not _CREDIT_CLASS.search(
+                    child.get("class", "")):
+                walk(child)
+            if child.tail:
+                parts.append(child.tail)
+
+    walk(caption)
+    return clean(_CREDIT_TEXT.sub("", clean("".join(parts))))
