@@ -12,7 +12,8 @@ from typing import Any, NoReturn
 from sqlalchemy.orm import Session
 
 from monitor import settings
-from monitor.config import SiteConfig, check_base_url, check_edition, find_config, load_config, site_record
+from monitor.config import (SiteConfig, check_base_url, check_edition, find_config, foreign_key_problem, load_config,
+                            site_record)
 from monitor.errors import BadInput, NewsmonError
 from monitor.report import terminal as render
 from monitor.store import Store, default_db_url, open_store, queries
@@ -240,6 +241,8 @@ def crawl_site(args: argparse.Namespace) -> tuple[SiteConfig, str | None]:
     site = config.site(args.spider) if config else SiteConfig(name=args.site or args.spider, spider=args.spider)
     if args.base_url:
         site = replace(site, base_url=check_base_url(args.base_url))
+    if (args.editions or args.front_pages is not None) and (problem := foreign_key_problem("editions", site.spider)):
+        raise BadInput(f"--edition and --front-pages are {problem}")
     if args.editions:
         site = replace(site, editions=tuple(check_edition(e) for e in args.editions))
     if args.front_pages is not None:
@@ -260,6 +263,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     if summary.listing_errors:
         print(f"newsmon: warning: {summary.listing_errors} listing page(s) could not be read, the first: "
               f"{summary.first_listing_error}", file=sys.stderr)
+    if warning := summary.warning:
+        print(f"newsmon: warning: {summary.site}: {warning}", file=sys.stderr)
     if failure := summary.failure:
         print(f"newsmon: error: {summary.site}: {failure}", file=sys.stderr)
         return 1

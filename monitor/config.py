@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -28,6 +29,11 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_COUNT = 2**31 - 1
 # An edition is one segment of the site's URLs (/cambodge/...): no slash, dot-segment, space or query.
 _EDITION = re.compile(r"[\w-]+")
+# Keys that only one spider reads: given to a site of another spider, they would be ignored without a word.
+# The lepetitjournal keys are those of every spider but `news` (a site-specific spider reads editions).
+NEWS_SPIDER = "news"
+NEWS_KEYS = ("feeds", "sitemaps", "sections", "article_urls", "article_key", "timezone")
+EDITION_KEYS = ("editions", "front_pages")
 
 
 def _seconds(value: float) -> timedelta:
@@ -58,6 +64,13 @@ class SiteConfig:
     archive: bool = settings.NEWSMON_ARCHIVE  # also sitemap entries past the policy's horizon (crawl/frontier.py)
     policy: RevisitPolicy = field(default_factory=RevisitPolicy)
     politeness: Politeness | None = None  # None: the defaults, with local hosts exempt (monitor/settings.py)
+    # The `news` spider's (spiders/news.py): where it finds articles, which URLs are articles, their ids.
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ()
+    article_urls: str | None = None       # a regex searched in the URL; None: the spider's heuristics
+    article_key: str | None = None        # a regex whose group 1 is the id; None: the normalised URL
+    timezone: str | None = None           # IANA zone of dates written without an offset; None: UTC
 
 
 @dataclass(frozen=True)
@@ -181,6 +194,15 @@ def base_url_problem(url: str) -> str | None:
     """What is wrong with a site's address ("must be ..."), or None. Checked when it is read: urlsplit()
     raises on a broken IPv6 host, `.port` on a port out of range, and Scrapy would otherwise fail on every
     request of the crawl (or with a traceback once it is over). Paths are appended to it: no query or fragment."""
+    if (problem := url_problem(url)) is not None:
+        return problem
+    if urlsplit(url).query or urlsplit(url).fragment or url.endswith(("?", "#")):
+        return f"must be an http(s) URL with a host, not {url!r} (paths are appended to it: no query or fragment)"
+    return None
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with a URL newsmon fetches as written (a site's feed, sitemap, listing page), or None."""
     rule = f"must be an http(s) URL with a host, not {url!r}"
     if any(c.isspace() or not c.isprintable() for c in url):
         return f"{rule} (it holds spaces or control characters)"
@@ -193,8 +215,6 @@ def base_url_problem(url: str) -> str | None:
         return rule
     if port == 0:
         return f"{rule} (port 0 cannot be fetched)"
-    if parts.query or parts.fragment or url.endswith(("?", "#")):
-        return f"{rule} (paths are appended to it: no query or fragment)"
     return None
 
 
@@ -214,29 +234,84 @@ def check_edition(name: str) -> str:
     return name
 
 
+def foreign_key_problem(key: str, spider: str) -> str | None:
+    """Why a spider-specific key (or command-line option) cannot be given to a site of `spider`, or None."""
+    if key in NEWS_KEYS and spider != NEWS_SPIDER:
+        return f'only for spider "{NEWS_SPIDER}", and this site\'s spider is "{spider}"'
+    if key in EDITION_KEYS and spider == NEWS_SPIDER:
+        return f'not for spider "{NEWS_SPIDER}" (editions and front pages are lepetitjournal\'s)'
+    return None
+
+
 def _site(name: str, t: _Table, path: Path) -> SiteConfig:
     if not name.strip():
         raise BadInput(f"{path}: sites: a site needs a name, not {name!r}")
+    spider = t.get("spider", str, name, "a spider name")
+    for key in t.data:
+        if (problem := foreign_key_problem(key, spider)) is not None:
+            raise t.fail(key, problem)
     base_url = t.get("base_url", str, None, "a URL")  # type: ignore[arg-type]
     if base_url is not None:
         if (problem := base_url_problem(base_url)) is not None:
             raise t.fail("base_url", problem)
         base_url = base_url.rstrip("/")
+    elif spider == NEWS_SPIDER:
+        raise t.fail("base_url", f'is needed: spider "{NEWS_SPIDER}" has no site of its own')
     editions = t.get("editions", list, [], "a list of edition names")
     if not all(isinstance(e, str) and is_edition_name(e) for e in editions):
         raise t.fail("editions", "must be a list of edition names as in the site's URLs (e.g. [\"cambodge\"])")
     front_pages = t.count("front_pages", SiteConfig.front_pages)
     policy_table, politeness_table = t.table("policy"), t.table("politeness")
     site = SiteConfig(
-        name=name, spider=t.get("spider", str, name, "a spider name"), base_url=base_url, editions=tuple(editions),
+        name=name, spider=spider, base_url=base_url, editions=tuple(editions),
         front_pages=front_pages, discovery_interval=t.duration("discovery_interval", SiteConfig.discovery_interval),
         jitter=t.duration("jitter", SiteConfig.jitter, positive=False),
         confirm_delay=t.duration("confirm_delay", SiteConfig.confirm_delay, positive=False),
         archive=t.get("archive", bool, SiteConfig.archive, "true or false"),
         policy=_policy(policy_table) if policy_table else RevisitPolicy(),
-        politeness=_politeness(politeness_table) if politeness_table else None)
+        politeness=_politeness(politeness_table) if politeness_table else None,
+        feeds=_urls(t, "feeds"), sitemaps=_urls(t, "sitemaps"), sections=_urls(t, "sections"),
+        article_urls=_regex(t, "article_urls"), article_key=_regex(t, "article_key", group=True),
+        timezone=_timezone(t))
     t.done()
     return site
+
+
+def _urls(t: _Table, key: str) -> tuple[str, ...]:
+    """A list of http(s) URLs (feeds, sitemaps, listing pages). A query is allowed: these are fetched as
+    written, nothing is appended to them."""
+    urls = t.get(key, list, [], "a list of URLs")
+    for url in urls:
+        if not isinstance(url, str):
+            raise t.fail(key, f"must be a list of http(s) URLs, not {url!r}")
+        if (problem := url_problem(url)) is not None:
+            raise t.fail(key, problem)
+    return tuple(urls)
+
+
+def _regex(t: _Table, key: str, *, group: bool = False) -> str | None:
+    """A regular expression that compiles; with `group`, one whose first group is the article's id."""
+    pattern = t.get(key, str, None, "a regular expression")  # type: ignore[arg-type]
+    if pattern is None:
+        return None
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise t.fail(key, f"not a valid regular expression ({exc}): {pattern!r}") from None
+    if group and compiled.groups < 1:
+        raise t.fail(key, f"needs a group, (...), around the article's id: {pattern!r}")
+    return pattern
+
+
+def _timezone(t: _Table) -> str | None:
+    name = t.get("timezone", str, None, "a time zone name")  # type: ignore[arg-type]
+    if name is None:
+        return None
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, e.g. "Europe"
+        raise t.fail("timezone", f'must be an IANA time zone name like "Europe/Paris", not {name!r}') from None
+    return name
 
 
 def _policy(t: _Table) -> RevisitPolicy:
@@ -278,7 +353,9 @@ def site_record(site: SiteConfig) -> dict[str, Any]:
         "name": site.name, "spider": site.spider, "base_url": site.base_url, "editions": list(site.editions),
         "front_pages": site.front_pages, "discovery_interval": format_duration(site.discovery_interval),
         "jitter": format_duration(site.jitter), "confirm_delay": format_duration(site.confirm_delay),
-        "archive": site.archive,
+        "archive": site.archive, "feeds": list(site.feeds), "sitemaps": list(site.sitemaps),
+        "sections": list(site.sections), "article_urls": site.article_urls, "article_key": site.article_key,
+        "timezone": site.timezone,
         "policy": {"tiers": [[format_duration(t.until), format_duration(t.every)] for t in policy.tiers],
                    "error_retry": format_duration(policy.error_retry),
                    "listed_every": format_duration(policy.listed_every),

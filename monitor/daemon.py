@@ -27,14 +27,8 @@ from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.config import Config, SiteConfig
-from monitor.crawl.runner import (
-    newsmon_settings,
-    quiet_fetch_failures,
-    register_site,
-    site_settings,
-    spider_arguments,
-    spider_class,
-)
+from monitor.crawl.runner import (newsmon_settings, quiet_fetch_failures, register_site, site_settings,
+                                  spider_arguments, spider_class)
 from monitor.crawl.summary import CrawlSummary
 from monitor.errors import BadInput
 from monitor.report.terminal import summary_line
@@ -162,8 +156,9 @@ class Daemon:
             if kind == "revisit":
                 state.revisit_seconds = summary.seconds
             error = error or summary.failure
-            logger.log(logging.WARNING if error else logging.INFO, "%s %s", kind, summary_line(summary)
-                       + (f" · FAILED: {error}" if error else ""))
+            logger.log(logging.WARNING if error or summary.warning else logging.INFO, "%s %s", kind,
+                       summary_line(summary) + (f" · FAILED: {error}" if error else "")
+                       + (f" · {summary.warning}" if summary.warning else ""))
             try:
                 await asyncio.to_thread(runs.finish_run, self.store, run_id, "failed" if error else "ok",
                                         summary.counts, error)

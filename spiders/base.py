@@ -21,7 +21,9 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from monitor.extract import ExtractionError, PageError, read_article
+from monitor.extract import ExtractionError, Extractor, PageError, read_article
+from monitor.extract.generic import extract_generic, is_generic
+from monitor.extract.integrity import decode
 from monitor.items import ExtractedArticle, Fetch
 
 # 304 answers a conditional re-check; 404 and 410 say the article is gone: all three are answers.
@@ -35,7 +37,9 @@ class NewsSpider(Spider):
     default_base_url: ClassVar[str]
     # Page and URL in, article out (monitor/extract): the layout family this site's pages follow; set it
     # with staticmethod().
-    extractor: ClassVar[Callable[[Selector, str], ExtractedArticle]]
+    extractor: ClassVar[Extractor]
+    # What reads a page the site's own extractor cannot (a redesign); a spider may configure it (time zone).
+    generic: ClassVar[Extractor] = staticmethod(extract_generic)
 
     def __init__(self, base_url: str | None = None, site: str | None = None, discover: bool | str = True,
                  *args: Any, **kwargs: Any):
@@ -70,7 +74,9 @@ class NewsSpider(Spider):
         """A request for an article page, or None when the URL is not one of this site's articles.
 
         meta marks where the request came from: `listed` (a front page or feed features the article),
-        `revisit` (a known article due again), `lastmod` (a sitemap's modification date, a datetime)."""
+        `revisit` (a known article due again), `lastmod` (a sitemap's modification date, a datetime).
+        `article_key` in meta names the article when the caller knows it (a known article's stored key):
+        it wins over the key of `url`, which may have changed since (a site keyed by URL renamed the article)."""
         key = self.article_key(url, revisit=bool(meta.get("revisit")))
         if key is None:
             return None
@@ -90,19 +96,54 @@ class NewsSpider(Spider):
             yield fetch
             return
         content_type = header(response, b"Content-Type")
-        if self.article_key(response.url, revisit=True) != fetch.key:
+        if not self.same_article(fetch.key, response.url):
             fetch.error = f"redirected away from the article, to {response.url}"
         elif not isinstance(response, TextResponse) or "html" not in (content_type or "text/html").lower():
             fetch.error = f"not a web page ({content_type or 'no content type'})"
         else:
             try:
-                fetch.encoding, fetch.article = read_article(response.body, response.url, content_type,
-                                                             response.encoding, self.extractor)
+                fetch.encoding, fetch.article = self.read(response.body, response.url, content_type,
+                                                          response.encoding)
             except PageError as exc:
                 fetch.error = str(exc)
             except ExtractionError as exc:
                 fetch.error, fetch.unreadable = str(exc), True
         yield fetch
+
+    def read(self, body: bytes, url: str, content_type: str | None, encoding: str) -> tuple[str, ExtractedArticle]:
+        """The article as the site's own extractor reads it, else as the generic one does. A page only the
+        generic extractor can read is counted (the site's markup has changed: the crawl says so); a page
+        neither can read raises the site extractor's reason."""
+        try:
+            return read_article(body, url, content_type, encoding, self.extractor)
+        except ExtractionError:
+            if self.extractor is self.generic:
+                raise
+            try:
+                read = read_article(body, url, content_type, encoding, self.generic)
+            except ExtractionError:
+                pass
+            else:
+                assert self.crawler.stats is not None
+                self.crawler.stats.inc_value("newsmon/generic_fallback")
+                return read
+            raise
+
+    def reread(self, page: bytes, url: str, encoding: str, extractor: str) -> ExtractedArticle | None:
+        """A stored page read again by the extractor family named `extractor` (the one that read a newer
+        page of the article), or None when it cannot: newsmon compares like with like when a site's
+        markup, or newsmon's extractor, changed between two fetches."""
+        reader = self.generic if is_generic(extractor) else self.extractor
+        try:
+            return reader(Selector(text=decode(page, encoding or "utf-8", strict=False) or ""), url)
+        except ExtractionError:
+            return None
+
+    def same_article(self, key: str, landed_url: str) -> bool:
+        """Whether the page a request for article `key` landed on, after redirects, is that article. Here:
+        when its URL names the same key (a site whose id is in its URLs); a spider keying articles by URL
+        overrides it, as a renamed article's URL no longer gives its key."""
+        return self.article_key(landed_url, revisit=True) == key
 
     def article_failed(self, failure: Failure) -> Iterator[Fetch]:
         """No usable response: a timeout, a reset, a DNS failure, an HTTP error status. A page robots.txt

@@ -717,17 +717,18 @@ class FakeSite:
                 self._faults[path] = fault
 
     def redesign(self, article_ids: list[int] | None = None) -> None:
-        """Serve articles (default: all) as after a redesign the extractors do not know: every word still on
-        the page, in renamed classes and scripts. set_fault(url, None) undoes it."""
-        renamed = ((b"field--name-", b"article__"), (b"Article_body", b"ArticleText"),
-                   (b'id="__NEXT_DATA__"', b'id="__APP_STATE__"'))
+        """Serve articles (default: all) as after a redesign no extractor can read: a script-rendered page
+        whose every word is still there, inside the script that would draw it in a browser (the body is an
+        empty mount point). set_fault(url, None) undoes it."""
         for article_id in article_ids if article_ids is not None else [a.id for a in self.articles]:
             url = self.article(article_id).url
             with urlopen(self.base_url + url) as response:
-                page = response.read()
-            for old, new in renamed:
-                page = page.replace(old, new)
-            self.set_fault(url, Fault(body=page))
+                page = response.read().decode("utf-8")
+            head, _, rest = page.partition("<body")
+            body = rest[rest.index(">") + 1:rest.rindex("</body>")]
+            shell = (f'{head}<body><div id="app"></div><script>window.__APP_STATE__ = {json_for_script(body)};'
+                     "</script></body></html>")
+            self.set_fault(url, Fault(body=shell.encode("utf-8")))
 
     def _check(self, a: FakeArticle) -> None:
         if not 100000 <= a.id <= 999999:

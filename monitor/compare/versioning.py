@@ -15,6 +15,8 @@ from monitor.iso import to_iso
 from monitor.items import DATE_FIELDS, TEXT_FIELDS, Fetch
 
 _WORD = re.compile(r"\w+")
+# The field a change names when the same page was read by another extractor (a redesign, a newer newsmon).
+EXTRACTOR_CHANGE = "extractor"
 
 
 class Content(Protocol):
@@ -51,6 +53,15 @@ class Verdict:
 def comparable_text(article: Content) -> dict[str, str | list[str]]:
     return {name: comparison_form(value) if isinstance(value := getattr(article, name), str)
             else comparison_list(value) for name in TEXT_FIELDS}
+
+
+def same_text(a: Content, b: Content) -> bool:
+    """The same words in the same order, however a page's markup split them between lead, body and
+    captions: how two readings by different extractors (or of different markups) are compared."""
+    def flat(article: Content) -> tuple[str, list[str]]:
+        return comparison_form(article.author), comparison_list([article.title, article.lead, *article.body,
+                                                                 *article.captions])
+    return flat(a) == flat(b)
 
 
 def text_hash(article: Content) -> str:

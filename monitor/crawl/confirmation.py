@@ -87,4 +87,5 @@ class Confirmation(BaseSpiderMiddleware):
     def again(self, fetch: Fetch, delay: float) -> Iterator[Any]:
         """The same page once more, after `delay` seconds (monitor/crawl/delays.py holds it until then)."""
         spider: NewsSpider = self.crawler.spider
-        yield spider.article_request(fetch.requested_url, revisit=True, delay=delay)
+        # The fetch's key, not the URL's: a renamed article of a site keyed by URL is still this article.
+        yield spider.article_request(fetch.requested_url, revisit=True, delay=delay, article_key=fetch.key)

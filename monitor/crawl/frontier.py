@@ -7,6 +7,10 @@ sitemap `lastmod` is newer than the last check. Each article is fetched at most 
 URL (old slug, cache-busting query) discovery found it under. Known articles that a front page or feed
 still features are remembered as listed (see monitor/compare/policy.py) when the crawl ends.
 
+A site keyed by URL (the `news` spider's default) gives a renamed article a new key: a discovered URL
+whose key is unknown but which the article's URL history holds (a re-check followed its 301 there) is that
+known article, and its request carries the known key.
+
 A new article that only a sitemap names, last modified longer ago than the revisit policy's horizon, is
 archive, not news: no check would ever follow its first fetch, and a site's sitemaps can name its whole
 history, which the first crawl would spend thousands of requests on. It is left out (counted) unless the
@@ -29,8 +33,9 @@ from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 from monitor.compare.policy import RevisitPolicy
 from monitor.crawl.pipeline import crawler_store
 from monitor.errors import BadInput
+from monitor.extract.urls import normalise_url
 from monitor.store.ingest import record_listings
-from monitor.store.known import KnownArticle
+from monitor.store.known import KnownArticle, KnownArticles
 from monitor.store.known import known_articles as load_known
 from spiders.base import NewsSpider
 
@@ -39,7 +44,7 @@ logger = logging.getLogger(__name__)
 _LOADING = threading.Lock()
 
 
-def known_articles(crawler: Crawler) -> dict[str, KnownArticle]:
+def known_articles(crawler: Crawler) -> KnownArticles:
     """The site's known articles, read once per crawl (by the frontier, in a worker thread, before its first
     request) and shared with the confirmation middleware."""
     with _LOADING:
@@ -48,6 +53,16 @@ def known_articles(crawler: Crawler) -> dict[str, KnownArticle]:
             with crawler_store(crawler).session() as session:
                 known = crawler.newsmon_known = load_known(session, crawler.spider.site)  # type: ignore[attr-defined]
     return known
+
+
+def urls_by_form(by_url: dict[str, str]) -> dict[str, str]:
+    """The URL history keyed by normalised URL, so that a listing's tracking parameters, fragment or host case
+    still find it. A form two articles' URLs share names neither."""
+    keys: dict[str, str | None] = {}
+    for url, key in by_url.items():
+        form = normalise_url(url)
+        keys[form] = key if keys.get(form, key) == key else None
+    return {form: key for form, key in keys.items() if key is not None}
 
 
 def is_due(article: KnownArticle, mode: str, now: datetime) -> bool:
@@ -64,6 +79,7 @@ class Frontier(BaseSpiderMiddleware):
             raise BadInput(f"NEWSMON_REVISIT must be one of {', '.join(REVISIT_MODES)}, not {self.mode!r}")
         self.policy: RevisitPolicy = crawler.settings.get("NEWSMON_POLICY") or RevisitPolicy()
         self.known: dict[str, KnownArticle] = {}
+        self.key_by_url: dict[str, str] = {}  # normalised URLs of the known articles' history -> key
         self.requested: set[str] = set()
         self.budget = crawler.settings.getint("NEWSMON_MAX_REQUESTS")  # article pages per crawl, at most
         self.ahead = crawler.settings.getfloat("NEWSMON_DUE_AHEAD")
@@ -74,7 +90,8 @@ class Frontier(BaseSpiderMiddleware):
 
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
         spider: NewsSpider = self.crawler.spider
-        self.known = await asyncio.to_thread(known_articles, self.crawler)
+        known = await asyncio.to_thread(known_articles, self.crawler)
+        self.known, self.key_by_url = known, urls_by_form(known.by_url)
         # "Due" looks ahead by NEWSMON_DUE_AHEAD: an article due before the next crawl could reach it is
         # fetched now, so that checks meet their deadlines rather than overshoot them.
         now = datetime.now(UTC) + timedelta(seconds=self.ahead)
@@ -82,7 +99,9 @@ class Frontier(BaseSpiderMiddleware):
         due = sorted((a.next_check_at or now, key) for key, a in self.known.items() if is_due(a, self.mode, now))
         for _, key in due[:self.budget]:
             known = self.known[key]
-            if request := spider.article_request(known.url, revisit=True, headers=known.conditional_headers()):
+            # The stored key, not the URL's: a site keyed by URL gives a renamed article's new URL another.
+            if request := spider.article_request(known.url, revisit=True, headers=known.conditional_headers(),
+                                                 article_key=key):
                 self.requested.add(key)
                 yield request
         if len(due) > self.budget:
@@ -96,6 +115,7 @@ class Frontier(BaseSpiderMiddleware):
         key = request.meta.get("article_key")
         if key is None or request.meta.get("revisit"):
             return request
+        key = request.meta["article_key"] = self.known_key(key, request.url)
         if request.meta.get("listed"):
             self.listed.add(key)  # new ones too: they are stored by the time the crawl ends
         if key in self.requested or len(self.requested) >= self.budget:
@@ -108,6 +128,13 @@ class Frontier(BaseSpiderMiddleware):
             return None
         self.requested.add(key)
         return request
+
+    def known_key(self, key: str, url: str) -> str:
+        """The key of the known article a discovered URL names: its own, or, when that is no known article's,
+        the article's whose URL history holds the URL (a renamed article of a site keyed by URL)."""
+        if key in self.known:
+            return key
+        return self.key_by_url.get(normalise_url(url), key)
 
     def is_archive(self, request: Request) -> bool:
         """Named by a sitemap only, and last modified longer before the sitemap's newest entry than the

@@ -94,11 +94,11 @@ class StorePipeline:
         try:
             try:
                 with self.store.session() as session:
-                    return record_fetches(session, self.site_id, batch, self.policy)
+                    return record_fetches(session, self.site_id, batch, self.policy, self.crawler.spider.reread)
             except IntegrityError:
                 # Another process stored some of these articles meanwhile: read its rows and decide again.
                 with self.store.session() as session:
-                    return record_fetches(session, self.site_id, batch, self.policy)
+                    return record_fetches(session, self.site_id, batch, self.policy, self.crawler.spider.reread)
         except SQLAlchemyError as exc:
             # Nothing of the batch was written (one transaction): its articles are still due and will be
             # fetched again. The crawl goes on; the run reports the loss.

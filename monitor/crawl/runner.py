@@ -16,7 +16,7 @@ from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.settings import Settings
 from scrapy.spiderloader import get_spider_loader
 
-from monitor.config import SiteConfig
+from monitor.config import NEWS_SPIDER, SiteConfig
 from monitor.crawl.summary import CrawlSummary
 from monitor.errors import BadInput
 from monitor.store import Store, default_db_url, open_store, runs
@@ -59,9 +59,17 @@ def site_settings(site: SiteConfig, *, db_url: str, revisit: str, log_level: str
 
 
 def spider_arguments(site: SiteConfig, *, discover: bool) -> dict[str, Any]:
-    args: dict[str, Any] = {"site": site.name, "discover": discover, "front_pages": site.front_pages}
+    """The spider's keyword arguments: the site's, and those of its spider only (the config refuses the
+    others, monitor/config.py)."""
+    args: dict[str, Any] = {"site": site.name, "discover": discover}
     if site.base_url:
         args["base_url"] = site.base_url
+    if site.spider == NEWS_SPIDER:
+        return args | {key: value for key, value in (
+            ("feeds", list(site.feeds)), ("sitemaps", list(site.sitemaps)), ("sections", list(site.sections)),
+            ("article_urls", site.article_urls), ("article_key", site.article_key), ("timezone", site.timezone),
+        ) if value}
+    args["front_pages"] = site.front_pages
     if site.editions:
         args["editions"] = list(site.editions)
     return args
@@ -92,6 +100,9 @@ def run_crawl(site: SiteConfig, *, db_url: str | None = None, revisit: str = "du
     db_url = db_url or default_db_url()
     settings = site_settings(site, db_url=db_url, revisit=revisit, log_level=log_level)
     spidercls = spider_class(settings, site.spider)
+    if not site.base_url and not getattr(spidercls, "default_base_url", ""):
+        raise BadInput(f"spider {site.spider!r} has no site of its own: give --base-url, "
+                       "or --config with a site whose base_url is set")
     store = open_store(db_url)  # a database that cannot be used stops us before any fetch
     try:
         site_id = register_site(store, site, spidercls)

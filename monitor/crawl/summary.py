@@ -32,7 +32,8 @@ class CrawlSummary:
     saved_bytes: int = 0          # what those 304s did not have to send
     unreadable: int = 0           # whole pages in which no article could be read
     unreadable_reason: str = ""
-    archive_left_out: int = 0     # new sitemap entries too old to track (monitor/frontier.py)
+    archive_left_out: int = 0     # new sitemap entries too old to track (monitor/crawl/frontier.py)
+    generic_fallback: int = 0     # article pages the site's own extractor could not read, the generic one could
 
     @property
     def checked(self) -> int:
@@ -66,10 +67,19 @@ class CrawlSummary:
         return self.extraction_alarm
 
     @property
+    def warning(self) -> str | None:
+        """Said when some pages were read only by the generic extractor: the crawl succeeded, but the site's
+        own layout no longer matches them (a redesign under way)."""
+        if not self.generic_fallback:
+            return None
+        return (f"{self.generic_fallback} article page(s) read by the generic extractor: the site's own "
+                "layout no longer matches them (has its markup changed?)")
+
+    @property
     def counts(self) -> dict[str, int]:
         return {**self.outcomes, "listing_errors": self.listing_errors, "write_errors": self.write_errors,
                 "not_modified": self.not_modified, "unreadable": self.unreadable,
-                "archive_left_out": self.archive_left_out}
+                "archive_left_out": self.archive_left_out, "generic_fallback": self.generic_fallback}
 
     @classmethod
     def from_crawler(cls, site: str, crawler: Crawler, seconds: float) -> CrawlSummary:
@@ -88,4 +98,5 @@ class CrawlSummary:
             saved_bytes=int(stats.get("newsmon/saved_bytes", 0)),
             unreadable=int(stats.get("newsmon/unreadable", 0)),
             unreadable_reason=str(stats.get("newsmon/unreadable_reason", "")),
-            archive_left_out=int(stats.get("newsmon/archive_left_out", 0)))
+            archive_left_out=int(stats.get("newsmon/archive_left_out", 0)),
+            generic_fallback=int(stats.get("newsmon/generic_fallback", 0)))

@@ -34,6 +34,11 @@ EXTRACTOR = f"{NAME}+{TRAFILATURA}"
 DEFAULT_TIMEZONE = "UTC"   # for dates a page writes without an offset, when the site's zone is not configured
 
 _RE = {"re": "http://exslt.org/regular-expressions"}
+
+
+def is_generic(extractor: str) -> bool:
+    """Whether a stored extractor name is this extractor's (any version)."""
+    return extractor.split("/", 1)[0] == NAME.split("/", 1)[0]
 _H1 = XPath("//h1")
 _TITLE = XPath("string(//title)")
 _HTML_LANG = XPath("string(/html/@lang)")

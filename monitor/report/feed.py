@@ -27,7 +27,8 @@ def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> 
 
 
 def entry_title(change: ChangeRecord) -> str:
-    return f"[{kind_label(change.text_changed, change.announced)}] {change.title} ({field_list(change.fields)})"
+    kind = kind_label(change.text_changed, change.announced, change.fields)
+    return f"[{kind}] {change.title} ({field_list(change.fields)})"
 
 
 def entry_summary(change: ChangeRecord) -> str:

@@ -1,21 +1,29 @@
 """The words every renderer uses for fields and kinds of change, in one place."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from monitor.compare.versioning import EXTRACTOR_CHANGE
+
 FIELD_LABELS = {"title": "title", "lead": "lead", "author": "byline", "body": "body", "captions": "caption",
-                "published": "published date", "updated": "update date", "dates": "dates"}
+                "published": "published date", "updated": "update date", "dates": "dates",
+                EXTRACTOR_CHANGE: "extractor"}
 # A change is "announced" when the declared update date moved with the text, "silent" when it did not.
-KIND_LABELS = {"dates": "dates only", "announced": "announced edit", "silent": "silent edit"}
+# "extractor": the same page read by another extractor (a redesign, a newer newsmon): no edit at all.
+KIND_LABELS = {"dates": "dates only", "announced": "announced edit", "silent": "silent edit",
+               "extractor": "read anew (no edit)"}
 
 
-def change_kind(text_changed: bool, announced: bool | None) -> str:
-    """'dates' (only the declared dates changed), 'announced' or 'silent' (the text changed)."""
+def change_kind(text_changed: bool, announced: bool | None, fields: Sequence[str] = ()) -> str:
+    """'extractor' (the page read by another extractor), 'dates' (only the declared dates changed),
+    'announced' or 'silent' (the text changed)."""
     if not text_changed:
-        return "dates"
+        return "extractor" if EXTRACTOR_CHANGE in fields else "dates"
     return "announced" if announced else "silent"
 
 
-def kind_label(text_changed: bool, announced: bool | None) -> str:
-    return KIND_LABELS[change_kind(text_changed, announced)]
+def kind_label(text_changed: bool, announced: bool | None, fields: Sequence[str] = ()) -> str:
+    return KIND_LABELS[change_kind(text_changed, announced, fields)]
 
 
 def field_list(fields: list[str]) -> str:

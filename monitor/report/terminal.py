@@ -98,7 +98,7 @@ def articles_table(out: Output, records: Sequence[ArticleRecord]) -> None:
 def changes_table(out: Output, records: Sequence[ChangeRecord]) -> None:
     out.table(("detected", "site", "id", "versions", "kind", "fields", "words", "title"),
               ((r.detected_at, r.site, r.article_id, f"{r.from_version}→{r.to_version}",
-                kind_label(r.text_changed, r.announced),
+                kind_label(r.text_changed, r.announced, r.fields),
                 ",".join(r.fields), f"+{r.added_words} -{r.removed_words}", r.title) for r in records))
 
 
@@ -109,7 +109,7 @@ def history_view(out: Output, history: History) -> None:
             out.print(f"  also at {url}")
     out.table(("version", "fetched", "declared update", "change", "words", "title"),
               ((v.version, v.fetched_at, v.updated,
-                "first" if v.version == 1 else kind_label(not v.metadata_only, v.announced)
+                "first" if v.version == 1 else kind_label(not v.metadata_only, v.announced, v.fields)
                 + ("" if v.metadata_only else f": {','.join(v.fields)}"),
                 f"+{v.added_words} -{v.removed_words}" if v.version > 1 else "", v.title) for v in history.versions))
     out.table(("at", "what", "outcome", "http", "version", "error"),
@@ -139,6 +139,8 @@ def summary_line(summary: CrawlSummary) -> str:
         line += f" · listing errors {summary.listing_errors}"
     if summary.archive_left_out:
         line += f" · archive left out {summary.archive_left_out}"
+    if summary.generic_fallback:
+        line += f" · read by the generic extractor {summary.generic_fallback}"
     line += f" · {summary.bytes / 1e6:.1f} MB"
     if summary.not_modified:
         line += f" ({summary.not_modified} not modified, {summary.saved_bytes / 1e6:.1f} MB saved)"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -17,19 +17,16 @@ from sqlalchemy.orm import Session
 
 from monitor.compare.diffing import diff_articles
 from monitor.compare.policy import RevisitPolicy, publication_estimate
-from monitor.compare.versioning import (
-    Outcome,
-    Provisional,
-    Verdict,
-    body_words,
-    compare,
-    dates_key,
-    extracted_hash,
-    text_hash,
-)
+from monitor.compare.versioning import (EXTRACTOR_CHANGE, Outcome, Provisional, Verdict, body_words, compare, dates_key,
+                                        extracted_hash, same_text, text_hash)
 from monitor.iso import to_iso
-from monitor.items import VERSION_FIELDS, ExtractedArticle, Fetch
+from monitor.items import TEXT_FIELDS, VERSION_FIELDS, ExtractedArticle, Fetch
 from monitor.store.models import Article, ArticleUrl, Change, Check, Event, Site, Version, latest_versions
+
+
+# (page, url, encoding, extractor name) -> the page read by that extractor's family, or None: the crawl's
+# spider knows its extractors (spiders/base.py NewsSpider.reread); the store does not.
+Reread = Callable[[bytes, str, str, str], ExtractedArticle | None]
 
 
 @dataclass(slots=True)
@@ -74,8 +71,10 @@ def ensure_site(session: Session, name: str, spider: str, base_url: str) -> int:
 
 
 def record_fetches(session: Session, site_id: int, items: Sequence[Fetch | Provisional],
-                   policy: RevisitPolicy) -> Counts:
-    """Record fetches in order; a `Provisional` one is logged as a check and believed by nobody."""
+                   policy: RevisitPolicy, reread: Reread | None = None) -> Counts:
+    """Record fetches in order; a `Provisional` one is logged as a check and believed by nobody. `reread`
+    reads a stored page again with a named extractor (see _rebase); without it, pages read by different
+    extractors are compared as they are."""
     fetches = [(item.fetch, item) if isinstance(item, Provisional) else (item, None) for item in items]
     known = _load(session, site_id, {fetch.key for fetch, _ in fetches})
     counts = Counts()
@@ -88,7 +87,7 @@ def record_fetches(session: Session, site_id: int, items: Sequence[Fetch | Provi
             outcome = provisional.outcome
             _add_check(session, entry.article, fetch, outcome, None, error=provisional.note)
         else:
-            outcome = _record(session, entry, fetch, policy)
+            outcome = _record(session, entry, fetch, policy, reread)
         counts.outcomes[outcome] += 1
         counts.bytes += len(fetch.raw)
         if fetch.not_modified and entry.latest is not None:
@@ -139,7 +138,7 @@ def _new_article(session: Session, site_id: int, fetch: Fetch) -> _Known:
     return _Known(article, None, set())
 
 
-def _record(session: Session, entry: _Known, fetch: Fetch, policy: RevisitPolicy) -> str:
+def _record(session: Session, entry: _Known, fetch: Fetch, policy: RevisitPolicy, reread: Reread | None) -> str:
     article = entry.article
     article.last_checked_at = fetch.fetched_at
     if fetch.not_modified and entry.latest is not None:
@@ -155,7 +154,7 @@ def _record(session: Session, entry: _Known, fetch: Fetch, policy: RevisitPolicy
         article.status = "live"
         session.add(Event(article_id=article.id, at=fetch.fetched_at, kind="republished", detail=fetch.url))
     _remember_urls(session, entry, fetch)
-    verdict = _verdict(entry.latest, fetch.article)
+    verdict = _switch(session, entry, fetch, reread) or _verdict(entry.latest, fetch.article)
     version = entry.latest
     if verdict.stores_version:
         version = _add_version(session, entry, fetch, verdict)
@@ -191,25 +190,59 @@ def _verdict(latest: Version | None, extracted: ExtractedArticle) -> Verdict:
 
 
 def _add_version(session: Session, entry: _Known, fetch: Fetch, verdict: Verdict) -> Version:
-    extracted, previous = fetch.article, entry.latest
-    assert extracted is not None
+    assert fetch.article is not None
+    return _append(session, entry, fetch.article, verdict, detected_at=fetch.fetched_at, fetched_at=fetch.fetched_at,
+                   raw_html=zlib.compress(fetch.raw, 6), raw_size=len(fetch.raw), encoding=fetch.encoding,
+                   http_status=fetch.status)
+
+
+def _append(session: Session, entry: _Known, extracted: ExtractedArticle, verdict: Verdict, *, detected_at: datetime,
+            fetched_at: datetime, raw_html: bytes, raw_size: int | None, encoding: str, http_status: int) -> Version:
+    """The article's next version, read from that page (zlib'd), and its change from the one before."""
+    previous = entry.latest
     version = Version(
-        article_id=entry.article.id, number=previous.number + 1 if previous else 1, fetched_at=fetch.fetched_at,
+        article_id=entry.article.id, number=previous.number + 1 if previous else 1, fetched_at=fetched_at,
         **{name: getattr(extracted, name) for name in VERSION_FIELDS}, text_hash=text_hash(extracted),
-        extracted_hash=extracted_hash(extracted), body_words=body_words(extracted.body), raw_size=len(fetch.raw),
+        extracted_hash=extracted_hash(extracted), body_words=body_words(extracted.body), raw_size=raw_size,
         dates_key=dates_key(extracted), metadata_only=verdict.outcome is Outcome.METADATA,
-        http_status=fetch.status, raw_html=zlib.compress(fetch.raw, 6), raw_encoding=fetch.encoding)
+        http_status=http_status, raw_html=raw_html, raw_encoding=encoding)
     session.add(version)
     session.flush()
     if previous is not None:
         diffs = diff_articles(previous, extracted)
         session.add(Change(
             article_id=entry.article.id, from_version_id=previous.id, to_version_id=version.id,
-            detected_at=fetch.fetched_at, fields=list(verdict.fields),
+            detected_at=detected_at, fields=list(verdict.fields),
             text_changed=verdict.outcome is Outcome.CHANGED, announced=verdict.announced,
             added_words=sum(d.added_words for d in diffs), removed_words=sum(d.removed_words for d in diffs)))
     entry.latest = version
     return version
+
+
+def _switch(session: Session, entry: _Known, fetch: Fetch, reread: Reread | None) -> Verdict | None:
+    """When a page is read by another extractor than the article's latest version (a site's redesign, or a
+    newer newsmon), compare like with like. The same words in the same order, however the new markup splits
+    them between fields, are no edit: the new reading is stored as a change of extractor (with the declared
+    dates that moved, if any). Otherwise the latest version's own page is read again by the new extractor;
+    when that reading differs from what is stored it becomes a version of its own, from the same page (a
+    change of extractor, never an edit), and the new page is compared with it. Returns the verdict for the
+    new page when it is the switch itself, else None (compare as usual)."""
+    latest, extracted = entry.latest, fetch.article
+    assert extracted is not None
+    if latest is None or latest.extractor == extracted.extractor:
+        return None
+    if _verdict(latest, extracted).outcome is Outcome.UNCHANGED:
+        return None  # the same text whoever read it
+    again = reread(latest.page, latest.url, latest.raw_encoding, extracted.extractor) if reread else None
+    if same_text(latest, extracted) or (again is not None and same_text(again, extracted)):
+        moved = compare(again or latest, replace(extracted, **{f: getattr(again or latest, f) for f in TEXT_FIELDS}))
+        return Verdict(Outcome.METADATA, (EXTRACTOR_CHANGE, *moved.fields))
+    if again is not None and again.extractor != latest.extractor and \
+            _verdict(latest, again).outcome is not Outcome.UNCHANGED:
+        _append(session, entry, again, Verdict(Outcome.METADATA, (EXTRACTOR_CHANGE,)), detected_at=fetch.fetched_at,
+                fetched_at=latest.fetched_at, raw_html=latest.raw_html, raw_size=latest.raw_size,
+                encoding=latest.raw_encoding, http_status=latest.http_status)
+    return None
 
 
 def _remember_urls(session: Session, entry: _Known, fetch: Fetch) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.compare.versioning import Baseline
-from monitor.store.models import Article, Site, Version, latest_versions
+from monitor.store.models import Article, ArticleUrl, Site, Version, latest_versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +31,23 @@ class KnownArticle:
         return headers
 
 
-def known_articles(session: Session, site: str) -> dict[str, KnownArticle]:
-    """Every article of the site with what a crawl needs of it, by key, in one query."""
+class KnownArticles(dict[str, KnownArticle]):
+    """The site's known articles by key, and `by_url`: every URL an article was seen at (old slugs, redirect
+    hops, canonical URLs), with its article's key. A site whose key is its URL finds a renamed article there:
+    once a re-check followed its 301, the new URL discovery lists is that article, not a new one."""
+
+    def __init__(self, articles: dict[str, KnownArticle], by_url: dict[str, str]):
+        super().__init__(articles)
+        self.by_url = by_url
+
+
+def known_articles(session: Session, site: str) -> KnownArticles:
+    """Every article of the site with what a crawl needs of it, by key, and its URL history: two queries in
+    one transaction, so that every URL names an article of the same snapshot."""
+    return KnownArticles(_articles(session, site), _url_history(session, site))
+
+
+def _articles(session: Session, site: str) -> dict[str, KnownArticle]:
     latest = latest_versions()
     query = (select(Article.key, Article.url, Article.status, Article.last_checked_at, Article.next_check_at,
                     Article.etag, Article.last_modified, Version.body_words, Version.lead != "",
@@ -46,6 +61,17 @@ def known_articles(session: Session, site: str) -> dict[str, KnownArticle]:
                               if version_id is not None else None)
             for key, url, status, checked, due, etag, modified, words, lead, author, captions, version_id
             in session.execute(query)}
+
+
+def _url_history(session: Session, site: str) -> dict[str, str]:
+    """URL -> key, for the URLs that name one article only: a URL two articles were seen at (a canonical
+    link a site got wrong, a redirect to a shared page) identifies neither."""
+    keys: dict[str, str | None] = {}
+    query = (select(ArticleUrl.url, Article.key).join(Article, Article.id == ArticleUrl.article_id)
+             .join(Site, Site.id == Article.site_id).where(Site.name == site))
+    for url, key in session.execute(query):
+        keys[url] = key if keys.get(url, key) == key else None
+    return {url: key for url, key in keys.items() if key is not None}
 
 
 def count_due(session: Session, site_id: int, until: datetime) -> int:

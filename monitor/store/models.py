@@ -9,22 +9,8 @@ from __future__ import annotations
 import zlib
 from datetime import UTC, datetime
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Subquery,
-    Text,
-    TypeDecorator,
-    UniqueConstraint,
-    func,
-    select,
-)
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Subquery, Text,
+                        TypeDecorator, UniqueConstraint, func, select)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 

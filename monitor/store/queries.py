@@ -17,18 +17,8 @@ from monitor.durations import MAX_DURATION_TEXT, exceeds_limit, parse_duration
 from monitor.errors import BadInput, NotFound
 from monitor.iso import to_iso, utc_iso
 from monitor.items import DATE_FIELDS, VERSION_FIELDS
-from monitor.store.models import (
-    Article,
-    ArticleUrl,
-    Change,
-    Check,
-    CrawlRun,
-    Event,
-    Site,
-    Version,
-    from_iso,
-    latest_versions,
-)
+from monitor.store.models import (Article, ArticleUrl, Change, Check, CrawlRun, Event, Site, Version, from_iso,
+                                  latest_versions)
 
 
 def parse_since(value: str, now: datetime | None = None, *, name: str = "--since") -> datetime:
