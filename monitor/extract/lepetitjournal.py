@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
@@ -22,6 +22,7 @@ from parsel import Selector
 
 from monitor.extract.dates import parse_dateline, parse_iso
 from monitor.extract.integrity import ExtractionError
+from monitor.extract.structured import walk_ld
 from monitor.items import ExtractedArticle
 
 # /{edition}/{section}/.../{slug}-{id}: the id is stable, the slug follows the title.
@@ -172,21 +173,13 @@ def json_ld_article(page: Page) -> dict:
             data = json.loads(raw)
         except ValueError:
             continue
-        for obj in _walk_ld(data):
+        for obj in walk_ld(data):
             kind = obj.get("@type")
             kinds = kind if isinstance(kind, list) else [kind]
             if any(isinstance(k, str) and k.endswith("Article") for k in kinds):
                 return obj
     return {}
 
-
-def _walk_ld(data: object) -> Iterator[dict]:
-    if isinstance(data, list):
-        for item in data:
-            yield from _walk_ld(item)
-    elif isinstance(data, dict):
-        yield data
-        yield from _walk_ld(data.get("@graph", []))
 
 
 def next_data_node(page: Page) -> dict:

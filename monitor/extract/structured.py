@@ -78,7 +78,7 @@ def json_ld(root: HtmlElement) -> tuple[Declared | None, frozenset[str]]:
     types: set[str] = set()
     graph: dict[str, dict] = {}
     for data in _json_ld_blocks(root):
-        for obj in _walk(data):
+        for obj in walk_ld(data):
             kinds = type_names(obj)
             types.update(kinds)
             if isinstance(obj.get("@id"), str):
@@ -101,15 +101,16 @@ def _json_ld_blocks(root: HtmlElement) -> Iterator[object]:
             continue
 
 
-def _walk(data: object) -> Iterator[dict]:
+def walk_ld(data: object) -> Iterator[dict]:
+    """Every object of a JSON-LD document: lists, `@graph` and `mainEntity` included."""
     if isinstance(data, list):
         for item in data:
-            yield from _walk(item)
+            yield from walk_ld(item)
     elif isinstance(data, dict):
         yield data
         for key in ("@graph", "mainEntity"):
             if key in data:
-                yield from _walk(data[key])
+                yield from walk_ld(data[key])
 
 
 def type_names(obj: dict) -> list[str]:
