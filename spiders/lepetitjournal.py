@@ -16,14 +16,15 @@ from scrapy.utils.sitemap import Sitemap
 
 from monitor import settings
 from monitor.extract.dates import parse_iso
-from monitor.extract.lepetitjournal import edition_timezone, extract_article, parse_article_url
+from monitor.extract.lepetitjournal import edition_timezone, parse_article_url
+from monitor.extract.registry import SITE_EXTRACTORS
 from spiders.base import NewsSpider
 
 
 class LePetitJournalSpider(NewsSpider):
     name = "lepetitjournal"
     default_base_url = "https://lepetitjournal.com"
-    extractor = staticmethod(extract_article)
+    extractor = staticmethod(SITE_EXTRACTORS[name])
 
     def __init__(self, base_url: str | None = None, editions: str | list[str] | None = None,
                  front_pages: int | str = settings.NEWSMON_FRONT_PAGES, *args: Any, **kwargs: Any):

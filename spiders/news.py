@@ -6,10 +6,11 @@ configured with none of them is read from its home page (as a section) and the `
 robots.txt. Pages are read by the generic extractor (monitor/extract/generic.py).
 
 Which links are articles: those matching `article_urls` when the site gives that regex, else the URLs of the
-site's host that look like one (below, `looks_like_article`). An article's key is the first group of the
-site's `article_key` regex when it gives one, else its URL normalised (monitor/extract/urls.py); a site keyed by
-URL renames an article with its slug, so a redirect to another article URL of the site is the same article
-(`same_article`), and newsmon's frontier finds the article again by its URL history.
+site's host that look like one (`looks_like_article`, in monitor/extract/links.py with the feed rules, shared
+with `newsmon add`). An article's key is the first group of the site's `article_key` regex when it gives one,
+else its URL normalised (monitor/extract/urls.py); a site keyed by URL renames an article with its slug, so a
+redirect to another article URL of the site is the same article (`same_article`), and newsmon's frontier finds
+the article again by its URL history.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import hashlib
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime
-from functools import partial
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -29,7 +29,9 @@ from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from w3lib.url import safe_url_string
 
 from monitor.extract.dates import parse_iso
-from monitor.extract.generic import DEFAULT_TIMEZONE, extract_generic
+from monitor.extract.generic import DEFAULT_TIMEZONE
+from monitor.extract.registry import site_readers
+from monitor.extract.links import feed_links, looks_like_article, site_host, xml_root
 from monitor.extract.urls import normalise_url
 from spiders.base import NewsSpider
 
@@ -39,39 +41,6 @@ MAX_KEY = 100
 _DIGEST = 16
 # Listing pages may be large; a sitemap is at most 50 MB unzipped by the protocol.
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024
-
-# Path segments of pages that list or surround articles, in the languages newsmon meets first.
-_LISTING_SEGMENTS = frozenset({
-    # tags and topics
-    "tag", "tags", "topic", "topics", "theme", "themes", "keyword", "keywords", "schlagwort", "etiqueta", "etiquetas",
-    # authors
-    "author", "authors", "auteur", "auteurs", "autor", "autoren", "autores", "autore", "autori", "byline",
-    # categories and sections
-    "category", "categories", "categorie", "categoria", "categorias", "kategorie", "rubrique", "rubriques",
-    "rubrik", "ressort", "section", "sections",
-    # search, pagination, feeds, archives
-    "search", "recherche", "suche", "buscar", "busqueda", "ricerca", "cerca", "page", "pages", "seite", "pagina",
-    "feed", "feeds", "rss", "atom", "sitemap", "sitemaps", "archive", "archives", "archiv", "archivio",
-    # the CMS's files, AMP copies (their canonical is the article itself)
-    "wp-content", "wp-admin", "wp-includes", "wp-json", "wp-login.php", "static", "assets", "cdn-cgi", "amp",
-    # the site's own pages
-    "login", "signin", "sign-in", "logout", "register", "account", "compte", "newsletter", "newsletters",
-    "subscribe", "abonnement", "abo", "contact", "about", "about-us", "privacy", "cookies", "terms", "legal",
-    "imprint", "impressum", "mentions-legales", "cgu", "cgv",
-})
-# Query parameters of searches, pagination and listings.
-_LISTING_QUERY = re.compile(r"(?:^|&)(?:page|paged|pg|s|q|query|search|tag|cat|category|author|feed|replytocom)=",
-                            re.IGNORECASE)
-_STATIC_FILE = re.compile(
-    r"\.(?:jpe?g|png|gif|webp|avif|svg|ico|bmp|tiff?|css|js|mjs|map|json|xml|rss|atom|rdf|txt|csv|pdf|docx?"
-    r"|xlsx?|pptx?|odt|epub|zip|gz|tgz|rar|7z|mp3|m4a|aac|ogg|oga|wav|flac|mp4|m4v|webm|mov|avi|mkv"
-    r"|woff2?|ttf|otf|eot)$", re.IGNORECASE)
-# What an article's last segment (or query) holds and a section's does not: an id, or a slug of words.
-_ID = re.compile(r"\d{3,}")
-_YEAR = re.compile(r"(?:19|20)\d\d")
-_SLUG_WORDS = 3
-_PAGE_SUFFIX = re.compile(r"\.(?:s?html?|php|aspx?|jsp|cms)$", re.IGNORECASE)
-_QUERY_ID = re.compile(r"(?:^|&)(?:id|p|article|articleid|story|storyid|sid|aid|nid)=\d+", re.IGNORECASE)
 
 
 def url_list(value: str | Iterable[str] | None) -> list[str]:
@@ -95,32 +64,6 @@ def bounded_key(key: str) -> str:
     return f"{key[:MAX_KEY - _DIGEST - 1]}~{hashlib.sha256(key.encode()).hexdigest()[:_DIGEST]}"
 
 
-def site_host(url: str) -> str:
-    """www.example.com and example.com are one site: links of either are the site's."""
-    return (urlsplit(url).hostname or "").removeprefix("www.")
-
-
-def looks_like_article(url: str) -> bool:
-    """The default test of an article URL, given no `article_urls`: not a listing, search, feed, home or
-    static-file URL, and a last segment that holds an id (3+ digits, not a lone year) or a slug of 3+ words,
-    or a query naming an id (`?p=123`)."""
-    parts = urlsplit(url)
-    segments = [s for s in parts.path.split("/") if s]
-    if _LISTING_QUERY.search(parts.query):
-        return False
-    if _QUERY_ID.search(parts.query):
-        return not any(s.lower() in _LISTING_SEGMENTS for s in segments)
-    if not segments or _STATIC_FILE.search(segments[-1]):
-        return False
-    if any(s.lower() in _LISTING_SEGMENTS for s in segments):
-        return False
-    last = _PAGE_SUFFIX.sub("", segments[-1])
-    if all(s.isdigit() for s in segments) and not any(len(s) >= 5 for s in segments):
-        return False  # a date archive: /2024, /2024/05/02
-    has_id = bool(_ID.search(last)) and not _YEAR.fullmatch(last)
-    return has_id or len([w for w in re.split(r"[-_+.]+", last) if w]) >= _SLUG_WORDS
-
-
 class GenericNewsSpider(NewsSpider):
     name = "news"
     default_base_url = ""   # none: every site is given its own (monitor/config.py requires base_url)
@@ -137,9 +80,9 @@ class GenericNewsSpider(NewsSpider):
         self.key_pattern = re.compile(article_key) if article_key else None
         self.timezone = timezone or DEFAULT_TIMEZONE
         # One reader for the site's pages and for the base class's fallback: the generic extractor, reading
-        # dates written without an offset in the site's zone. The same object, so that the base class sees
-        # there is nothing else to fall back to.
-        self.extractor = self.generic = partial(extract_generic, timezone=self.timezone)  # type: ignore[misc]
+        # dates written without an offset in the site's zone (the registry says so, for reextract too). The
+        # same object, so that the base class sees there is nothing else to fall back to.
+        self.extractor, self.generic = site_readers(self.name, self.timezone)  # type: ignore[misc]
         self.host = site_host(self.base_url)
         # The site's own listing pages are never articles, whatever they look like.
         self.listings = {url_form(u) for u in [self.base_url, *self.feeds, *self.sitemaps, *self.sections]}
@@ -265,22 +208,9 @@ def sitemap_body(body: bytes) -> bytes:
     return body
 
 
-_PARSER = lxml.etree.XMLParser(recover=True, resolve_entities=False, no_network=True, remove_comments=True)
 _NEWS_ENTRIES = lxml.etree.XPath("//*[local-name()='url'][.//*[local-name()='publication_date']]")
 _LOC = lxml.etree.XPath("string(*[local-name()='loc'])")
 _PUBLICATION_DATE = lxml.etree.XPath("string(.//*[local-name()='publication_date'])")
-_FEED_LINKS = lxml.etree.XPath(
-    "//*[local-name()='item']/*[local-name()='link']/text()"
-    " | //*[local-name()='item'][not(*[local-name()='link'][normalize-space()])]"
-    "/*[local-name()='guid'][not(@isPermaLink='false')]/text()"
-    " | //*[local-name()='entry']/*[local-name()='link'][not(@rel) or @rel='alternate']/@href")
-
-
-def xml_root(body: bytes) -> Any:
-    try:
-        return lxml.etree.fromstring(body, parser=_PARSER)
-    except lxml.etree.XMLSyntaxError:
-        return None
 
 
 def news_publication_dates(body: bytes) -> dict[str, str]:
@@ -290,10 +220,3 @@ def news_publication_dates(body: bytes) -> dict[str, str]:
     if root is None:
         return {}
     return {_LOC(url).strip(): _PUBLICATION_DATE(url).strip() for url in _NEWS_ENTRIES(root)}
-
-
-def feed_links(body: bytes) -> list[str]:
-    root = xml_root(body)
-    if root is None:
-        return []
-    return [link for text in _FEED_LINKS(root) if (link := str(text).strip())]

@@ -28,7 +28,9 @@ ALLOWED: dict[str, set[str]] = {
     "crawl": BASE | {"compare", "store", "config", "extract", "spiders"},
     "spiders": BASE | {"extract"},
     "daemon": BASE | {"compare", "store", "config", "crawl", "report"},
-    "cli": BASE | {"compare", "store", "config", "crawl", "report", "daemon"},
+    "reextract": BASE | {"extract", "compare", "store"},
+    "onboard": BASE | {"extract", "config"},
+    "cli": BASE | {"compare", "store", "config", "crawl", "report", "daemon", "reextract", "onboard"},
     "__main__": {"cli"},
     "__init__": set(),
 }
