@@ -84,6 +84,8 @@ class GenericNewsSpider(NewsSpider):
         # same object, so that the base class sees there is nothing else to fall back to.
         self.extractor, self.generic = site_readers(self.name, self.timezone)  # type: ignore[misc]
         self.host = site_host(self.base_url)
+        # URLs the site lists in its feeds and sitemaps: articles by its own word, whatever their slug.
+        self.declared: set[str] = set()
         # The site's own listing pages are never articles, whatever they look like.
         self.listings = {url_form(u) for u in [self.base_url, *self.feeds, *self.sitemaps, *self.sections]}
 
@@ -114,7 +116,7 @@ class GenericNewsSpider(NewsSpider):
             return False
         if self.article_urls is not None:
             return self.article_urls.search(normal) is not None
-        return site_host(normal) == self.host and looks_like_article(normal)
+        return site_host(normal) == self.host and looks_like_article(normal, declared=normal in self.declared)
 
     def same_article(self, key: str, landed_url: str) -> bool:
         """A redirect to another article URL of the site is the same article (a slug that followed an edited
@@ -162,6 +164,7 @@ class GenericNewsSpider(NewsSpider):
     def parse_feed(self, response: Response) -> Iterator[Request]:
         """RSS 2.0 and 1.0 items' links (or permalink guids), Atom entries' alternate links."""
         for link in feed_links(response.body):
+            self.declared.add(url_form(urljoin(response.url, link)))
             if request := self.article_request(urljoin(response.url, link), listed=True):
                 yield request
 
@@ -183,6 +186,7 @@ class GenericNewsSpider(NewsSpider):
             if not (loc := entry.get("loc", "").strip()):
                 continue
             lastmod = self.sitemap_date(entry.get("lastmod"), published.get(loc))
+            self.declared.add(url_form(urljoin(response.url, loc)))
             if request := self.article_request(urljoin(response.url, loc), **({"lastmod": lastmod} if lastmod else {})):
                 requests.append(request)
         # The sitemap's own "now": how old an entry is, told by the site's clock, not ours (crawl/frontier.py).

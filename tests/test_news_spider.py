@@ -290,6 +290,24 @@ def test_a_section_page_gives_its_article_links_only(newsmon: Newsmon, news_site
     assert asked == ["/news/fishing-fleet-finds-new-berth", "/news/harbour-council-votes-quay-plan", "/world"]
 
 
+def test_a_short_slug_is_an_article_when_a_feed_lists_it_not_when_only_a_page_links_it(
+        newsmon: Newsmon, news_site: NewsSite, tmp_path: Path) -> None:
+    """Links found on pages are guessed at ("/news/8-dna" looks like a section); the site's own feed
+    declares its entries articles, whatever their slug."""
+    news_site.add(story("/news/8-dna", "DNA ruling splits the court"),
+                  story("/news/9-article", "Ninth article of the day"))
+    news_site.listing("/world", links_page("/news/9-article"))
+    news_site.listing("/rss.xml", rss(news_site.url("/news/8-dna")), XML)
+    config = write_config(tmp_path, news_site, f'feeds = ["{news_site.url("/rss.xml")}"]\n'
+                                               f'sections = ["{news_site.url("/world")}"]\n')
+
+    out = crawl(newsmon, config)
+
+    assert "new 1" in out and "errors 0" in out
+    assert news_site.fetched() == ["/news/8-dna"]
+    assert [a["title"] for a in articles(newsmon).values()] == ["DNA ruling splits the court"]
+
+
 def test_without_listings_the_home_page_and_robots_sitemaps_are_read(newsmon: Newsmon, news_site: NewsSite) -> None:
     """No config at all: `newsmon crawl news --base-url URL` reads the home page as a section and the
     sitemaps robots.txt names."""

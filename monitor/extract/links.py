@@ -49,10 +49,11 @@ def site_host(url: str) -> str:
     return (urlsplit(url).hostname or "").removeprefix("www.")
 
 
-def looks_like_article(url: str) -> bool:
+def looks_like_article(url: str, *, declared: bool = False) -> bool:
     """The default test of an article URL, given no `article_urls`: not a listing, search, feed, home or
     static-file URL, and a last segment that holds an id (3+ digits, not a lone year) or a slug of 3+ words,
-    or a query naming an id (`?p=123`)."""
+    or a query naming an id (`?p=123`). A URL the site itself `declared` as an entry of its feeds or
+    sitemaps needs no id or long slug ("/news/8-dna"): only links found on pages are guessed at."""
     parts = urlsplit(url)
     segments = [s for s in parts.path.split("/") if s]
     if _LISTING_QUERY.search(parts.query):
@@ -67,7 +68,7 @@ def looks_like_article(url: str) -> bool:
     if all(s.isdigit() for s in segments) and not any(len(s) >= 5 for s in segments):
         return False  # a date archive: /2024, /2024/05/02
     has_id = bool(_ID.search(last)) and not _YEAR.fullmatch(last)
-    return has_id or len([w for w in re.split(r"[-_+.]+", last) if w]) >= _SLUG_WORDS
+    return declared or has_id or len([w for w in re.split(r"[-_+.]+", last) if w]) >= _SLUG_WORDS
 
 
 # Feeds and sitemaps are read leniently (recover) and never fetch or expand anything themselves.
