@@ -29,12 +29,10 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -46,6 +44,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from jsonout import emit_json  # noqa: E402 - bench/ is the script's own folder on sys.path
+from workfolder import work_folder  # noqa: E402
 
 from tests.fakesite import FakeSite, make_article  # noqa: E402
 
@@ -333,14 +332,8 @@ def main() -> int:
     if args.cycles < 2 * args.step:
         parser.error("--cycles must be at least twice --step")
 
-    work = Path(tempfile.mkdtemp(prefix="newsmon-daemon-memory-"))
-    try:
+    with work_folder("newsmon-daemon-memory-", args.keep) as work:
         result = run(args, work)
-    finally:
-        if args.keep:
-            print(f"work folder kept: {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     out = sys.stderr if args.json == "-" else sys.stdout
     print_report(result, out)
     emit_json(result, args.json)

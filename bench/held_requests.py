@@ -43,7 +43,6 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -54,6 +53,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from jsonout import emit_json  # bench/ is the script's own folder on sys.path
+from workfolder import work_folder
 
 from tests.fakesite import FakeSite, RequestLog, make_article
 
@@ -265,14 +265,8 @@ def main() -> int:
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON to FILE ('-': stdout)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (databases, config)")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="newsmon-held-requests-"))
-    try:
+    with work_folder("newsmon-held-requests-", args.keep) as work:
         result = run(args, work)
-    finally:
-        if args.keep:
-            print(f"work folder kept: {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     emit_json(result, args.json)
     return 0
 
