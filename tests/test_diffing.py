@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 
-from monitor.compare.diffing import DELETE, EQUAL, INSERT, diff_articles, diff_field, tokens
+from monitor.compare.diffing import DELETE, EQUAL, INSERT, diff_articles, diff_field, tokens, without_moves
 from tests.fakesite import make_article
 
 
@@ -74,3 +74,19 @@ def test_only_changed_fields_are_reported() -> None:
 
 def test_tokens_keep_elisions_and_spacing() -> None:
     assert tokens("l’ouverture du pont.") == ["l’ouverture ", "du ", "pont", "."]
+
+
+def test_text_moved_between_fields_is_no_change_but_an_edit_beside_it_is() -> None:
+    """A new markup puts the chapô in the lead where the old one read it as the body's first paragraph."""
+    from types import SimpleNamespace
+
+    chapo, second = "Le port rouvre ses quais aux pêcheurs.", "Les travaux ont duré deux ans."
+    old = SimpleNamespace(title="Titre", lead="", author="A", body=[chapo, second], captions=[])
+    moved = SimpleNamespace(title="Titre", lead=chapo, author="A", body=[second], captions=[])
+    assert [d.field for d in diff_articles(old, moved)] == ["lead", "body"]
+    assert without_moves(diff_articles(old, moved)) == []
+
+    edited = SimpleNamespace(title="Titre", lead=chapo, author="A", body=[second + " Et un mois de plus."], captions=[])
+    [body] = without_moves(diff_articles(old, edited))
+    assert body.field == "body" and (body.added_words, body.removed_words) == (5, 0)
+    assert rebuild(body.segments, INSERT) == second + " Et un mois de plus."

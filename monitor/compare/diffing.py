@@ -136,3 +136,20 @@ def paragraphs(segments: Sequence[Segment]) -> list[list[Segment]]:
             if piece:
                 out[-1].append(Segment(segment.op, piece))
     return [p for p in out if p]
+
+
+def without_moves(diffs: Sequence[FieldDiff]) -> list[FieldDiff]:
+    """The diffs less the text that only moved from one field to another: a new markup may put the same
+    paragraph in the lead where the old one had it in the body. A run inserted in one field that equals,
+    once compared, a run deleted from another cancels out (the insertion stays as unchanged text, the
+    deletion goes); fields left with no change are dropped."""
+    inserted = {(d.field, comparison_form(s.text)) for d in diffs for s in d.segments if s.op == INSERT}
+    deleted = {(d.field, comparison_form(s.text)) for d in diffs for s in d.segments if s.op == DELETE}
+    moved = {text for field, text in inserted for other, gone in deleted if text and text == gone and field != other}
+    out = []
+    for d in diffs:
+        segments = tuple(Segment(EQUAL, s.text) if s.op == INSERT and comparison_form(s.text) in moved else s
+                         for s in d.segments if not (s.op == DELETE and comparison_form(s.text) in moved))
+        if is_changed(segments):
+            out.append(FieldDiff(d.field, segments, count_words(segments, INSERT), count_words(segments, DELETE)))
+    return out

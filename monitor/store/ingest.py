@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.compare.diffing import diff_articles
+from monitor.compare.diffing import FieldDiff, diff_articles, without_moves
 from monitor.compare.policy import RevisitPolicy, publication_estimate
 from monitor.compare.versioning import (EXTRACTOR_CHANGE, Outcome, Provisional, Verdict, body_words, compare, dates_key,
                                         extracted_hash, same_text, text_hash)
@@ -154,10 +154,10 @@ def _record(session: Session, entry: _Known, fetch: Fetch, policy: RevisitPolicy
         article.status = "live"
         session.add(Event(article_id=article.id, at=fetch.fetched_at, kind="republished", detail=fetch.url))
     _remember_urls(session, entry, fetch)
-    verdict = _switch(session, entry, fetch, reread) or _verdict(entry.latest, fetch.article)
+    verdict, diffs = _switch(session, entry, fetch, reread) or (_verdict(entry.latest, fetch.article), None)
     version = entry.latest
     if verdict.stores_version:
-        version = _add_version(session, entry, fetch, verdict)
+        version = _add_version(session, entry, fetch, verdict, diffs)
     _update_article(article, fetch, verdict, policy)
     _add_check(session, article, fetch, verdict.outcome.value, version)
     return verdict.outcome.value
@@ -189,16 +189,19 @@ def _verdict(latest: Version | None, extracted: ExtractedArticle) -> Verdict:
     return compare(latest, extracted)
 
 
-def _add_version(session: Session, entry: _Known, fetch: Fetch, verdict: Verdict) -> Version:
+def _add_version(session: Session, entry: _Known, fetch: Fetch, verdict: Verdict,
+                 diffs: list[FieldDiff] | None = None) -> Version:
     assert fetch.article is not None
     return _append(session, entry, fetch.article, verdict, detected_at=fetch.fetched_at, fetched_at=fetch.fetched_at,
                    raw_html=zlib.compress(fetch.raw, 6), raw_size=len(fetch.raw), encoding=fetch.encoding,
-                   http_status=fetch.status)
+                   http_status=fetch.status, diffs=diffs)
 
 
 def _append(session: Session, entry: _Known, extracted: ExtractedArticle, verdict: Verdict, *, detected_at: datetime,
-            fetched_at: datetime, raw_html: bytes, raw_size: int | None, encoding: str, http_status: int) -> Version:
-    """The article's next version, read from that page (zlib'd), and its change from the one before."""
+            fetched_at: datetime, raw_html: bytes, raw_size: int | None, encoding: str, http_status: int,
+            diffs: list[FieldDiff] | None = None) -> Version:
+    """The article's next version, read from that page (zlib'd), and its change from the one before (whose
+    words are counted on `diffs` when given, else on the plain diffs of the two versions)."""
     previous = entry.latest
     version = Version(
         article_id=entry.article.id, number=previous.number + 1 if previous else 1, fetched_at=fetched_at,
@@ -209,7 +212,7 @@ def _append(session: Session, entry: _Known, extracted: ExtractedArticle, verdic
     session.add(version)
     session.flush()
     if previous is not None:
-        diffs = diff_articles(previous, extracted)
+        diffs = diffs if diffs is not None else diff_articles(previous, extracted)
         session.add(Change(
             article_id=entry.article.id, from_version_id=previous.id, to_version_id=version.id,
             detected_at=detected_at, fields=list(verdict.fields),
@@ -219,14 +222,16 @@ def _append(session: Session, entry: _Known, extracted: ExtractedArticle, verdic
     return version
 
 
-def _switch(session: Session, entry: _Known, fetch: Fetch, reread: Reread | None) -> Verdict | None:
+def _switch(session: Session, entry: _Known, fetch: Fetch,
+            reread: Reread | None) -> tuple[Verdict, list[FieldDiff] | None] | None:
     """When a page is read by another extractor than the article's latest version (a site's redesign, or a
     newer newsmon), compare like with like. The same words in the same order, however the new markup splits
     them between fields, are no edit: the new reading is stored as a change of extractor (with the declared
     dates that moved, if any). Otherwise the latest version's own page is read again by the new extractor;
     when that reading differs from what is stored it becomes a version of its own, from the same page (a
-    change of extractor, never an edit), and the new page is compared with it. Returns the verdict for the
-    new page when it is the switch itself, else None (compare as usual)."""
+    change of extractor, never an edit), and the new page is compared with it, less the text the new markup
+    only moved between fields. Returns the verdict for the new page (and its diffs, when they are not the
+    plain ones), or None: compare as usual."""
     latest, extracted = entry.latest, fetch.article
     assert extracted is not None
     if latest is None or latest.extractor == extracted.extractor:
@@ -236,13 +241,19 @@ def _switch(session: Session, entry: _Known, fetch: Fetch, reread: Reread | None
     again = reread(latest.page, latest.url, latest.raw_encoding, extracted.extractor) if reread else None
     if same_text(latest, extracted) or (again is not None and same_text(again, extracted)):
         moved = compare(again or latest, replace(extracted, **{f: getattr(again or latest, f) for f in TEXT_FIELDS}))
-        return Verdict(Outcome.METADATA, (EXTRACTOR_CHANGE, *moved.fields))
-    if again is not None and again.extractor != latest.extractor and \
-            _verdict(latest, again).outcome is not Outcome.UNCHANGED:
+        return Verdict(Outcome.METADATA, (EXTRACTOR_CHANGE, *moved.fields)), None
+    if again is None or again.extractor == latest.extractor:
+        return None  # no like-for-like reading: the pages are compared as they are
+    if _verdict(latest, again).outcome is not Outcome.UNCHANGED:
         _append(session, entry, again, Verdict(Outcome.METADATA, (EXTRACTOR_CHANGE,)), detected_at=fetch.fetched_at,
                 fetched_at=latest.fetched_at, raw_html=latest.raw_html, raw_size=latest.raw_size,
                 encoding=latest.raw_encoding, http_status=latest.http_status)
-    return None
+    verdict = compare(again, extracted)
+    if verdict.outcome is not Outcome.CHANGED:
+        return None
+    diffs = without_moves(diff_articles(again, extracted))
+    dates = tuple(f for f in verdict.fields if f not in TEXT_FIELDS)
+    return Verdict(Outcome.CHANGED, (*(d.field for d in diffs), *dates), verdict.announced), diffs
 
 
 def _remember_urls(session: Session, entry: _Known, fetch: Fetch) -> None:
