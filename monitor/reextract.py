@@ -2,8 +2,8 @@
 
 Every version keeps the raw page it was read from, so a fixed extractor bug can be fixed in the history too:
 each version's page is read again as the site's spider reads pages today (the site's own extractor and the
-generic one: monitor/extract/registry.py; the family that read it first), and a version whose reading differs (text or declared dates)
-takes the new reading. The changes from and to a repaired version are computed again, as ingest would have
+generic one: monitor/extract/registry.py; the family that read it first), and a version whose reading
+differs (text or declared dates) takes the new reading. The changes from and to a repaired version are computed again, as ingest would have
 computed them. One transaction per article: an article is repaired whole or not at all.
 
 A version whose repaired content equals the version before it would be a change that changes nothing. It
@@ -20,20 +20,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from parsel import Selector
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from monitor.compare.diffing import diff_articles
 from monitor.compare.versioning import (EXTRACTOR_CHANGE, Content, Outcome, body_words, compare, dates_key,
-                                        extracted_hash, same_text, text_hash)
+                                        extracted_hash, switch_verdict, text_hash)
 from monitor.errors import BadInput
-from monitor.extract import ExtractionError, Extractor
+from monitor.extract import Extractor, read_stored
 from monitor.extract.generic import is_generic
-from monitor.extract.integrity import decode
 from monitor.extract.registry import site_readers
 from monitor.iso import to_iso
-from monitor.items import DATE_FIELDS, VERSION_FIELDS, ExtractedArticle
+from monitor.items import VERSION_FIELDS, ExtractedArticle
 from monitor.store import Store
 from monitor.store.models import Article, Change, Check, Site, Version
 
@@ -164,13 +162,7 @@ def read_again(version: Version, readers: tuple[Extractor, Extractor]) -> Extrac
     page is decoded as it was when stored."""
     own, generic = readers
     order = (generic, own) if is_generic(version.extractor) else (own, generic)
-    text = decode(version.page, version.raw_encoding or "utf-8", strict=False) or ""
-    for reader in dict.fromkeys(order):   # one try when the site's extractor is the generic one
-        try:
-            return reader(Selector(text=text), version.url)
-        except ExtractionError:
-            continue
-    return None
+    return read_stored(version.page, version.url, version.raw_encoding, order)
 
 
 def _differs(version: Version, reading: ExtractedArticle) -> bool:
@@ -236,9 +228,8 @@ def _change_values(old: Content, new: Content, other_extractor: bool) -> ChangeV
     two extractors, the same words in the same order are a change of extractor, never an edit."""
     diffs = diff_articles(old, new)
     added, removed = sum(d.added_words for d in diffs), sum(d.removed_words for d in diffs)
-    if other_extractor and same_text(old, new):
-        dates = tuple(n for n in DATE_FIELDS if to_iso(getattr(old, n)) != to_iso(getattr(new, n)))
-        return ChangeValues((EXTRACTOR_CHANGE, *dates), False, False, added, removed)
+    if other_extractor and (switched := switch_verdict(old, new)):
+        return ChangeValues(switched.fields, False, False, added, removed)
     verdict = compare(old, new)
     fields = (EXTRACTOR_CHANGE, *verdict.fields) if other_extractor else verdict.fields
     return ChangeValues(fields, verdict.outcome is Outcome.CHANGED, verdict.announced, added, removed)

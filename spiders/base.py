@@ -14,16 +14,14 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from parsel import Selector
 from scrapy import Request, Spider
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from monitor.extract import ExtractionError, Extractor, PageError, read_article
+from monitor.extract import ExtractionError, Extractor, PageError, read_article, read_stored
 from monitor.extract.generic import extract_generic, is_generic
-from monitor.extract.integrity import decode
 from monitor.items import ExtractedArticle, Fetch
 
 # 304 answers a conditional re-check; 404 and 410 say the article is gone: all three are answers.
@@ -133,11 +131,7 @@ class NewsSpider(Spider):
         """A stored page read again by the extractor family named `extractor` (the one that read a newer
         page of the article), or None when it cannot: newsmon compares like with like when a site's
         markup, or newsmon's extractor, changed between two fetches."""
-        reader = self.generic if is_generic(extractor) else self.extractor
-        try:
-            return reader(Selector(text=decode(page, encoding or "utf-8", strict=False) or ""), url)
-        except ExtractionError:
-            return None
+        return read_stored(page, url, encoding, [self.generic if is_generic(extractor) else self.extractor])
 
     def same_article(self, key: str, landed_url: str) -> bool:
         """Whether the page a request for article `key` landed on, after redirects, is that article. Here:

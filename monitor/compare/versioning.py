@@ -94,13 +94,26 @@ def coarser(a: str, b: str) -> str:
     return "day" if "day" in (a, b) else "minute"
 
 
+def changed_dates(a: Content, b: Content) -> tuple[str, ...]:
+    """The declared dates that differ, exactly as declared."""
+    return tuple(name for name in DATE_FIELDS if to_iso(getattr(a, name)) != to_iso(getattr(b, name)))
+
+
+def switch_verdict(old: Content, new: Content) -> Verdict | None:
+    """Two readings by different extractors (a redesign, a newer newsmon): the same words in the same order,
+    however the markup splits them between fields, are a change of extractor with the dates that moved,
+    never an edit. None when the words differ."""
+    if not same_text(old, new):
+        return None
+    return Verdict(Outcome.METADATA, (EXTRACTOR_CHANGE, *changed_dates(old, new)))
+
+
 def compare(previous: Content | None, current: Content) -> Verdict:
     if previous is None:
         return Verdict(Outcome.NEW)
     old_text, new_text = comparable_text(previous), comparable_text(current)
     text_fields = tuple(name for name in TEXT_FIELDS if old_text[name] != new_text[name])
-    date_fields = tuple(name for name in DATE_FIELDS
-                        if to_iso(getattr(previous, name)) != to_iso(getattr(current, name)))
+    date_fields = changed_dates(previous, current)
     if not text_fields and not date_fields:
         return Verdict(Outcome.UNCHANGED)
     if not text_fields:

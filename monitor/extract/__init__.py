@@ -4,7 +4,7 @@ so stored pages can be read again without a crawl.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from parsel import Selector
 
@@ -14,7 +14,7 @@ from monitor.items import ExtractedArticle
 
 Extractor = Callable[[Selector, str], ExtractedArticle]
 
-__all__ = ["ExtractionError", "Extractor", "PageError", "read_article"]
+__all__ = ["ExtractionError", "Extractor", "PageError", "read_article", "read_stored"]
 
 
 def read_article(body: bytes, url: str, content_type: str | None, fallback_encoding: str,
@@ -38,3 +38,15 @@ def read_article(body: bytes, url: str, content_type: str | None, fallback_encod
             return encoding, article
     raise PageError(f"the article does not read cleanly as {' or '.join(candidates)} (header and page "
                     "disagree on the encoding)")
+
+
+def read_stored(page: bytes, url: str, encoding: str, readers: Sequence[Extractor]) -> ExtractedArticle | None:
+    """A stored page read again, decoded as it was when stored, by the first of `readers` that can read it;
+    None when none can."""
+    text = decode(page, encoding or "utf-8", strict=False) or ""
+    for reader in dict.fromkeys(readers):
+        try:
+            return reader(Selector(text=text), url)
+        except ExtractionError:
+            continue
+    return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from monitor.compare.diffing import FieldDiff, diff_articles, without_moves
 from monitor.compare.policy import RevisitPolicy, publication_estimate
 from monitor.compare.versioning import (EXTRACTOR_CHANGE, Outcome, Provisional, Verdict, body_words, compare, dates_key,
-                                        extracted_hash, same_text, text_hash)
+                                        extracted_hash, switch_verdict, text_hash)
 from monitor.iso import to_iso
 from monitor.items import TEXT_FIELDS, VERSION_FIELDS, ExtractedArticle, Fetch
 from monitor.store.models import Article, ArticleUrl, Change, Check, Event, Site, Version, latest_versions
@@ -73,7 +73,7 @@ def ensure_site(session: Session, name: str, spider: str, base_url: str) -> int:
 def record_fetches(session: Session, site_id: int, items: Sequence[Fetch | Provisional],
                    policy: RevisitPolicy, reread: Reread | None = None) -> Counts:
     """Record fetches in order; a `Provisional` one is logged as a check and believed by nobody. `reread`
-    reads a stored page again with a named extractor (see _rebase); without it, pages read by different
+    reads a stored page again with a named extractor (see _switch); without it, pages read by different
     extractors are compared as they are."""
     fetches = [(item.fetch, item) if isinstance(item, Provisional) else (item, None) for item in items]
     known = _load(session, site_id, {fetch.key for fetch, _ in fetches})
@@ -238,10 +238,11 @@ def _switch(session: Session, entry: _Known, fetch: Fetch,
         return None
     if _verdict(latest, extracted).outcome is Outcome.UNCHANGED:
         return None  # the same text whoever read it
+    if switched := switch_verdict(latest, extracted):
+        return switched, None
     again = reread(latest.page, latest.url, latest.raw_encoding, extracted.extractor) if reread else None
-    if same_text(latest, extracted) or (again is not None and same_text(again, extracted)):
-        moved = compare(again or latest, replace(extracted, **{f: getattr(again or latest, f) for f in TEXT_FIELDS}))
-        return Verdict(Outcome.METADATA, (EXTRACTOR_CHANGE, *moved.fields)), None
+    if again is not None and (switched := switch_verdict(again, extracted)):
+        return switched, None
     if again is None or again.extractor == latest.extractor:
         return None  # no like-for-like reading: the pages are compared as they are
     if _verdict(latest, again).outcome is not Outcome.UNCHANGED:
