@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from copy import deepcopy
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 import trafilatura
 from lxml.etree import XPath
@@ -59,6 +60,9 @@ _LINK_SHARE = 0.4   # of a list item's text in links, for the item to count as a
 _DECLARED_BODY_MIN_WORDS = 50
 _AGREEMENT = 0.6
 _TAG = re.compile(r"<[^>]+>")     # a declared articleBody is sometimes HTML
+# A block the balanced reading alone keeps within the article is taken when it is at least this long: "More",
+# "Next", "Learn more" between two paragraphs are a teaser's or a carousel's links.
+_INSERTED_MIN_WORDS = 4
 # The elements of trafilatura's XML that are blocks of text of their own.
 _XML_BLOCKS = frozenset({"p", "head", "list", "item", "quote", "table", "code", "div"})
 # The page's elements whose text can be one block of the body (a <div> only when it holds text itself).
@@ -89,13 +93,37 @@ def body_blocks(root: HtmlElement, url: str, declared_body: str = "") -> list[st
         if el.getparent() is not None and looks_like_chrome(el) and _paragraph_text(el) <= page_prose / 2:
             el.drop_tree()
     link_items = link_list_items(tree)
-    blocks = _trafilatura_blocks(tree, url, link_items, favor_precision=True)
+    precise = _trafilatura_blocks(tree, url, link_items, favor_precision=True)
+    balanced = _trafilatura_blocks(tree, url, link_items, favor_precision=False)
+    blocks = within_span(precise, balanced)
     declared = Counter(comparable(_TAG.sub(" ", declared_body)).split())
     if sum(declared.values()) >= _DECLARED_BODY_MIN_WORDS and agreement(blocks, declared) < _AGREEMENT:
-        balanced = _trafilatura_blocks(tree, url, link_items, favor_precision=False)
         if agreement(balanced, declared) > agreement(blocks, declared):
             blocks = balanced
     return blocks
+
+
+def within_span(precise: list[str], balanced: list[str]) -> list[str]:
+    """The precise reading, with the blocks only the balanced reading keeps between its first and last block.
+
+    Run for precision, trafilatura leaves out chrome around the article, but also short or oddly wrapped
+    blocks among its paragraphs (a one-line paragraph, a credit line, a block in its own <div>); an edit
+    there would go unseen. Chrome rarely stands between two paragraphs of the article (and what does is cut
+    before trafilatura reads the page), so what the balanced reading holds within the precise one's span is
+    the article's (when it has a few words: a lone "More" is a link's); what it holds before or after
+    stays out."""
+    matcher = SequenceMatcher(None, precise, balanced, autojunk=False)
+    blocks = matcher.get_matching_blocks()[:-1]     # the last one is a sentinel of size 0
+    if not blocks:
+        return precise
+    span = range(blocks[0].b, blocks[-1].b + blocks[-1].size)
+    merged: list[str] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        merged.extend(precise[i1:i2] if tag != "insert" else ())
+        if tag in ("insert", "replace"):
+            merged.extend(text for j, text in enumerate(balanced[j1:j2], j1)
+                          if j in span and len(text.split()) >= _INSERTED_MIN_WORDS)
+    return merged
 
 
 def _trafilatura_blocks(tree: HtmlElement, url: str, link_items: set[str], *, favor_precision: bool) -> list[str]:
