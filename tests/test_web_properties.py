@@ -25,7 +25,8 @@ from tests.reading import Filled, fill
 
 # Every route of the app, as a path to fill in; test_every_route_is_exercised keeps it complete.
 TEMPLATES = {"index": "/", "feed": "/feed.atom", "asset": "/static/{name}", "article": "/articles/{site}/{key}",
-             "diff": "/articles/{site}/{key}/diff", "api_changes": "/api/changes",
+             "diff": "/articles/{site}/{key}/diff", "article_feed": "/articles/{site}/{key}/feed.atom",
+             "api_changes": "/api/changes",
              "api_article": "/api/articles/{site}/{key}", "api_diff": "/api/articles/{site}/{key}/diff"}
 # Values that once made a 500 or sit at a boundary, by the kind of parameter, plus ordinary ones so that
 # requests also get past validation and into the queries.

@@ -1,4 +1,5 @@
-"""An Atom feed (RFC 4287) of changes: one entry per change, with what changed and the diff itself.
+"""An Atom feed (RFC 4287) of changes: one entry per change, with what changed and the diff itself. The same
+function builds the feed of all changes and the feed of one article: only its title, id and self link differ.
 
 Built with ElementTree, so every value is escaped as XML text; the entry content is HTML made from
 escaped extracted text (monitor/report/pages.py), escaped once more as the feed's text.
@@ -11,7 +12,7 @@ from urllib.parse import urljoin
 from xml.etree import ElementTree as ET
 
 from monitor.compare.diffing import FieldDiff
-from monitor.report.labels import field_list, kind_label
+from monitor.report.labels import FEED_TITLE, field_list, kind_label
 from monitor.report.pages import inline_diff_html
 from monitor.store.queries import ChangeRecord
 
@@ -38,12 +39,14 @@ def entry_summary(change: ChangeRecord) -> str:
 
 
 def atom_feed(changes: Sequence[ChangeRecord], diffs_of: Callable[[ChangeRecord], list[FieldDiff]], *,
-              feed_id: str, base_url: str, article_link: Callable[[str, str], str], self_link: str) -> bytes:
-    """`base_url` makes links absolute for feed readers (empty: links stay relative to the feed's own
-    location, as in a static report); `article_link(site, id)` is relative to it."""
+              feed_id: str, base_url: str, article_link: Callable[[str, str], str], self_link: str,
+              title: str = FEED_TITLE) -> bytes:
+    """`feed_id` names this feed for good (each feed its own); `base_url` makes links absolute for feed
+    readers (empty: links stay relative to the feed's own location, as in a static report); `article_link(site,
+    id)` and `self_link` are relative to it."""
     feed = ET.Element(f"{{{ATOM}}}feed")
     _el(feed, "id", feed_id)
-    _el(feed, "title", "newsmon: edits to published articles")
+    _el(feed, "title", title)
     updated = changes[0].detected_at if changes else datetime.now(UTC).isoformat()
     _el(feed, "updated", updated)
     _el(feed, "link", rel="self", href=urljoin(base_url, self_link))

@@ -28,3 +28,11 @@ def kind_label(text_changed: bool, announced: bool | None, fields: Sequence[str]
 
 def field_list(fields: list[str]) -> str:
     return ", ".join(FIELD_LABELS.get(f, f) for f in fields)
+
+
+FEED_TITLE = "newsmon: edits to published articles"
+
+
+def article_feed_title(headline: str) -> str:
+    """One article's feed is named by its headline, so a reader's list of feeds says which is which."""
+    return f"newsmon: edits to “{headline}”"

@@ -14,7 +14,7 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from monitor.compare.diffing import FieldDiff, Segment, is_changed, paragraphs
-from monitor.report.labels import FIELD_LABELS, KIND_LABELS, change_kind
+from monitor.report.labels import FIELD_LABELS, KIND_LABELS, article_feed_title, change_kind
 from monitor.store.queries import ArticleView, ChangeRecord, EventRecord
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -48,6 +48,11 @@ class Links:
 
     def feed(self) -> str:
         return f"{self.root}feed.atom"
+
+    def article_feed(self, site: str, article_id: str) -> str:
+        """One article's feed: beside its page in a static report (ID.html, ID.atom), under its route live."""
+        page = f"{self.root}articles/{quote(site, safe='')}/{quote(article_id, safe='')}"
+        return f"{page}.atom" if self.suffix else f"{page}/feed.atom"
 
 
 def is_web_url(value: object) -> bool:
@@ -107,6 +112,7 @@ def _environment() -> Environment:
     env.globals["field_labels"] = FIELD_LABELS
     env.globals["kind_labels"] = KIND_LABELS
     env.globals["change_kind"] = change_kind
+    env.globals["article_feed_title"] = article_feed_title
     return env
 
 

@@ -174,3 +174,13 @@ def schedule_table(out: Output, due_now: int, due: Sequence[DueRecord]) -> None:
 
 def schedule_rows(out: Output, due: Sequence[DueRecord]) -> None:
     out.table(("next check", "site", "id", "why"), ((d.next_check_at, d.site, d.article_id, d.reason) for d in due))
+
+
+def notify_table(out: Output, records: Sequence[dict]) -> None:
+    """`newsmon notify status`: deliveries per subscription (records as `--json` gives them)."""
+    if not records:
+        out.print("no subscription: add [notify.NAME] tables to the config")
+        return
+    out.table(("subscription", "pending", "sent", "failed", "last error"),
+              ((r["name"], str(r["pending"]), str(r["sent"]), str(r["failed"]), r["last_error"] or "")
+               for r in records))

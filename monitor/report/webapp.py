@@ -4,6 +4,7 @@ JSON API. A small WSGI application on the standard library's server: one user, o
     /                                            changed articles (?edition= &kind= &silent=1 &since= &site= &page=)
     /articles/SITE/ID                            one article: changes, timeline, latest text
     /articles/SITE/ID/diff?from=N&to=M           any two versions
+    /articles/SITE/ID/feed.atom                  one article's changes as Atom
     /feed.atom                                   the changes as Atom (same filters as /)
     /api/changes                                 JSON (same filters, &per_page=)
     /api/articles/SITE/ID                        JSON: history and latest version
@@ -29,8 +30,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
+from monitor.compare.diffing import FieldDiff
 from monitor.errors import BadInput, DatabaseError, NewsmonError, NotFound
 from monitor.report.feed import atom_feed
+from monitor.report.labels import FEED_TITLE, article_feed_title
 from monitor.report.pages import CONTENT_SECURITY_POLICY, STATIC, Context, Links, article_page, diff_page, index_page
 from monitor.report.terminal import diff_as_json
 from monitor.store import Store, queries
@@ -47,6 +50,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 ANY_ADDRESS = frozenset({"", "0.0.0.0", "::", "[::]"})
 DATABASE_DOWN = "the database cannot be read right now (locked, moved or damaged); try again in a moment"
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+ATOM_TYPE = "application/atom+xml; charset=utf-8"
 SECURITY_HEADERS = [("Content-Security-Policy", CONTENT_SECURITY_POLICY), ("X-Content-Type-Options", "nosniff"),
                     ("Referrer-Policy", "no-referrer"), ("X-Frame-Options", "DENY")]
 ROUTES: list[tuple[re.Pattern[str], str]] = [
@@ -55,6 +59,7 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/static/(?P<name>[a-z]+\.(?:css|svg))$"), "asset"),
     (re.compile(r"^/articles/(?P<site>[^/]+)/(?P<key>[^/]+)$"), "article"),
     (re.compile(r"^/articles/(?P<site>[^/]+)/(?P<key>[^/]+)/diff$"), "diff"),
+    (re.compile(r"^/articles/(?P<site>[^/]+)/(?P<key>[^/]+)/feed\.atom$"), "article_feed"),
     (re.compile(r"^/api/changes$"), "api_changes"),
     (re.compile(r"^/api/articles/(?P<site>[^/]+)/(?P<key>[^/]+)$"), "api_article"),
     (re.compile(r"^/api/articles/(?P<site>[^/]+)/(?P<key>[^/]+)/diff$"), "api_diff"),
@@ -277,13 +282,29 @@ class App:
     def feed(self, session: Session, request: Request) -> Response:
         changes = queries.list_changes(session, request.change_filter(), limit=PER_PAGE)
 
-        def diffs_of(change: queries.ChangeRecord) -> list:
+        def diffs_of(change: queries.ChangeRecord) -> list[FieldDiff]:
             article = queries.resolve_article(session, f"{change.site}:{change.article_id}")
             return queries.version_diffs(session, article, change.from_version, change.to_version)
 
-        body = atom_feed(changes, diffs_of, feed_id=f"{request.base_url}/feed.atom", base_url=request.base_url,
-                         article_link=self.links.article, self_link="/feed.atom")
-        return Response(200, body, "application/atom+xml; charset=utf-8")
+        return self.atom(request, changes, diffs_of, title=FEED_TITLE, self_link=self.links.feed())
+
+    def article_feed(self, session: Session, request: Request, site: str, key: str) -> Response:
+        article = find_article(session, site, key)
+        headline = queries.get_version(session, article).title  # the latest, as the article's page shows it
+        changes = queries.list_changes(session, queries.ChangeFilter(article_id=article.id), limit=PER_PAGE)
+
+        def diffs_of(change: queries.ChangeRecord) -> list[FieldDiff]:
+            return queries.version_diffs(session, article, change.from_version, change.to_version)
+
+        return self.atom(request, changes, diffs_of, title=article_feed_title(headline),
+                         self_link=self.links.article_feed(site, key))
+
+    def atom(self, request: Request, changes: list[queries.ChangeRecord],
+             diffs_of: Callable[[queries.ChangeRecord], list[FieldDiff]], *, title: str, self_link: str) -> Response:
+        """A feed whose id is its own absolute URL: unique to it, and stable for a reader that subscribed."""
+        body = atom_feed(changes, diffs_of, feed_id=request.base_url + self_link, base_url=request.base_url,
+                         article_link=self.links.article, self_link=self_link, title=title)
+        return Response(200, body, ATOM_TYPE)
 
     # ------------------------------------------------------------ JSON API
 
