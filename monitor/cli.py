@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 from sqlalchemy.orm import Session
 
 from monitor import settings
-from monitor.config import (SiteConfig, check_base_url, check_edition, find_config, foreign_key_problem, load_config,
+from monitor.config import (Config, SiteConfig, check_base_url, check_edition, find_config, foreign_key_problem, load_config,
                             site_record)
 from monitor.errors import BadInput, NewsmonError
 from monitor.report import terminal as render
@@ -94,6 +94,8 @@ def build_parser() -> Parser:
     p.add_argument("--archive", action="store_true",
                    help="also fetch sitemap entries older than the revisit policy's last tier (the whole archive)")
     p.add_argument("--verbose", action="store_true", help="log Scrapy's progress")
+    p.add_argument("--no-notify", action="store_true",
+                   help="send no notification now (they wait in the outbox for the daemon or the next crawl)")
     p.set_defaults(run=cmd_crawl)
 
     p = sub.add_parser("add", help="add a news site to the config, after reading a few of its articles")
@@ -140,6 +142,20 @@ def build_parser() -> Parser:
     p.add_argument("--log-file", type=text, metavar="FILE", help="log here instead of stderr (overrides the config)")
     p.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="overrides the config")
     p.set_defaults(run=cmd_daemon)
+
+    p = sub.add_parser("notify", help="notifications: send a test message, see what was delivered")
+    notify = p.add_subparsers(dest="notify_command", required=True, metavar="ACTION", parser_class=Parser)
+    config = Parser(add_help=False)
+    config.add_argument("--config", type=text, metavar="FILE", help="TOML config with [notify.NAME] tables "
+                        "(default as for daemon)")
+    n = notify.add_parser("test", parents=[config], help="send a test message to every target of a subscription")
+    n.add_argument("name", metavar="NAME", help="the subscription, as in [notify.NAME]")
+    n.set_defaults(run=cmd_notify_test)
+    n = notify.add_parser("status", parents=[db, config], help="pending, sent and failed deliveries per subscription")
+    n.add_argument("--json", action="store_true")
+    n.set_defaults(run=cmd_notify_status)
+    n = notify.add_parser("send", parents=[db, config], help="deliver what is pending now (the daemon does it itself)")
+    n.set_defaults(run=cmd_notify_send)
 
     p = sub.add_parser("sites", parents=[db], help="the sites of the config and their settings")
     p.add_argument("--config", type=text, metavar="FILE")
@@ -253,9 +269,8 @@ def _with_store(args: argparse.Namespace, body: Callable[[Store], None]) -> int:
     return 0
 
 
-def crawl_site(args: argparse.Namespace) -> tuple[SiteConfig, str | None]:
+def crawl_site(args: argparse.Namespace, config: Config | None) -> tuple[SiteConfig, str | None]:
     """The site to crawl, from the config file or the command line (options override the file)."""
-    config = load_config(args.config) if args.config else None
     site = config.site(args.spider) if config else SiteConfig(name=args.site or args.spider, spider=args.spider)
     if args.base_url:
         site = replace(site, base_url=check_base_url(args.base_url))
@@ -273,11 +288,14 @@ def crawl_site(args: argparse.Namespace) -> tuple[SiteConfig, str | None]:
 def cmd_crawl(args: argparse.Namespace) -> int:
     from monitor.crawl.runner import run_crawl  # Scrapy loads only for crawls
 
-    site, db_url = crawl_site(args)
+    config = load_config(args.config) if args.config else None
+    site, db_url = crawl_site(args, config)
     out = render.Output(sys.stdout)
     summary = run_crawl(site, db_url=db_url, revisit="all" if args.all else "due", discover=not args.no_discovery,
                         progress=sys.stderr.isatty(), log_level="INFO" if args.verbose else "ERROR")
     out.print(render.summary_line(summary))
+    if config is not None and config.notify and not args.no_notify:
+        notify_now(config, db_url or default_db_url())
     if summary.listing_errors:
         print(f"newsmon: warning: {summary.listing_errors} listing page(s) could not be read, the first: "
               f"{summary.first_listing_error}", file=sys.stderr)
@@ -286,6 +304,70 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     if failure := summary.failure:
         print(f"newsmon: error: {summary.site}: {failure}", file=sys.stderr)
         return 1
+    return 0
+
+
+def notify_now(config: Config, db_url: str) -> None:
+    """One round of deliveries after a crawl: failures wait in the outbox and are said on stderr."""
+    from monitor.notify.dispatch import deliver
+
+    store = open_store(db_url)
+    try:
+        done = deliver(store, config.notify, public_url=config.public_url)
+    finally:
+        store.close()
+    if done.sent or done.failed:
+        print(f"notified: {done.sent} message(s) sent" + (f", {done.failed} failed (tried again later)"
+                                                           if done.failed else ""))
+    for error in done.errors:
+        print(f"newsmon: warning: notification not delivered: {error}", file=sys.stderr)
+
+
+def notify_config(args: argparse.Namespace) -> Config:
+    config = find_config(args.config)
+    if not config.notify:
+        raise BadInput(f"{config.path or 'the built-in config'}: no [notify.NAME] table: nobody to notify")
+    return config
+
+
+def cmd_notify_test(args: argparse.Namespace) -> int:
+    from monitor.notify.dispatch import send_test
+
+    config = notify_config(args)
+    subscription = next((s for s in config.notify if s.name == args.name), None)
+    if subscription is None:
+        raise BadInput(f"{config.path}: no subscription named {args.name!r} "
+                       f"(subscriptions: {', '.join(s.name for s in config.notify)})")
+    failed = 0
+    for target, error in send_test(subscription, public_url=config.public_url):
+        print(f"{target.kind} {redacted(target.url)}: " + (f"FAILED: {error}" if error else "sent"))
+        failed += error is not None
+    return 1 if failed else 0
+
+
+def redacted(url: str) -> str:
+    """A target's URL without what may be a secret (tokens and passwords sit in Apprise URLs' user part
+    and path): scheme and host only."""
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}://{host}/…" if rest else url
+
+
+def cmd_notify_status(args: argparse.Namespace) -> int:
+    from monitor.notify.dispatch import status
+
+    config = find_config(args.config)
+    args.db = args.db or config.db
+
+    def body(store: Store) -> None:
+        records = [r.as_json() for r in status(store, config.notify)]
+        show(args, Shown(records, lambda out: render.notify_table(out, records)))
+    return _with_store(args, body)
+
+
+def cmd_notify_send(args: argparse.Namespace) -> int:
+    config = notify_config(args)
+    notify_now(config, args.db or config.db or default_db_url())
     return 0
 
 

@@ -21,6 +21,8 @@ from monitor import settings
 from monitor.compare.policy import RevisitPolicy, Tier
 from monitor.durations import MAX_DURATION_TEXT, exceeds_limit, format_duration, parse_duration
 from monitor.errors import BadInput
+from monitor.urlcheck import url_problem
+from monitor.notify.subscriptions import DEFAULT_RETRY, EVENT_KINDS, FIELD_NAMES, Subscription, Target
 
 T = TypeVar("T")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -83,6 +85,8 @@ class Config:
     crawl_timeout: timedelta = _seconds(settings.NEWSMON_CRAWL_TIMEOUT)
     shutdown_timeout: timedelta = _seconds(settings.NEWSMON_SHUTDOWN_TIMEOUT)
     sites: tuple[SiteConfig, ...] = ()
+    notify: tuple[Subscription, ...] = ()
+    public_url: str | None = None         # where `newsmon serve` is reached: links in notifications
 
     def site(self, name: str) -> SiteConfig:
         for site in self.sites:
@@ -181,11 +185,18 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     if db is not None and not db.strip():
         # An empty URL would quietly mean the default database: say so instead.
         raise top.fail("db", "must be a database URL, not an empty string")
+    public_url = top.get("public_url", str, None, "a URL")  # type: ignore[arg-type]
+    if public_url is not None and (problem := url_problem(public_url)) is not None:
+        raise top.fail("public_url", problem)
+    notify_table = top.table("notify")
+    notify = tuple(_subscription(name, notify_table.table(name), sites)  # type: ignore[arg-type]
+                   for name in notify_table.data) if notify_table else ()
     config = Config(path=path, db=db,
                     log_level=log_level, log_file=top.get("log_file", str, None, "a path"),  # type: ignore[arg-type]
                     tick=top.duration("tick", Config.tick),
                     crawl_timeout=top.duration("crawl_timeout", Config.crawl_timeout),
-                    shutdown_timeout=top.duration("shutdown_timeout", Config.shutdown_timeout), sites=sites)
+                    shutdown_timeout=top.duration("shutdown_timeout", Config.shutdown_timeout), sites=sites,
+                    notify=notify, public_url=public_url.rstrip("/") if public_url else None)
     top.done()
     return config
 
@@ -198,23 +209,6 @@ def base_url_problem(url: str) -> str | None:
         return problem
     if urlsplit(url).query or urlsplit(url).fragment or url.endswith(("?", "#")):
         return f"must be an http(s) URL with a host, not {url!r} (paths are appended to it: no query or fragment)"
-    return None
-
-
-def url_problem(url: str) -> str | None:
-    """What is wrong with a URL newsmon fetches as written (a site's feed, sitemap, listing page), or None."""
-    rule = f"must be an http(s) URL with a host, not {url!r}"
-    if any(c.isspace() or not c.isprintable() for c in url):
-        return f"{rule} (it holds spaces or control characters)"
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        return f"{rule} ({exc})"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return rule
-    if port == 0:
-        return f"{rule} (port 0 cannot be fetched)"
     return None
 
 
@@ -312,6 +306,57 @@ def _timezone(t: _Table) -> str | None:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, e.g. "Europe"
         raise t.fail("timezone", f'must be an IANA time zone name like "Europe/Paris", not {name!r}') from None
     return name
+
+
+def _subscription(name: str, t: _Table, sites: tuple[SiteConfig, ...]) -> Subscription:
+    """A `[notify.NAME]` table: its targets, checked without sending anything, and its filters."""
+    from monitor.notify.channels import target_problem   # loads Apprise: only for configs that notify
+
+    if not name.strip() or len(name) > 100:
+        raise BadInput(f"{t.path}: notify: a subscription needs a name of 1 to 100 characters, not {name!r}")
+    targets = [Target("apprise", url) for url in _strings(t, "urls", "a list of Apprise URLs")]
+    webhook = t.get("webhook", str, None, "a URL")  # type: ignore[arg-type]
+    secret = t.get("secret", str, None, "a string")  # type: ignore[arg-type]
+    if webhook is not None:
+        targets.append(Target("webhook", webhook, secret or None))
+    elif secret is not None:
+        raise t.fail("secret", "signs webhook bodies: set `webhook` too")
+    if not targets:
+        raise t.fail("urls", "a subscription needs `urls` (Apprise URLs) or a `webhook`")
+    for target in targets:
+        if (problem := target_problem(target)) is not None:
+            raise t.fail("webhook" if target.kind == "webhook" else "urls", problem)
+    known = {site.name for site in sites}
+    subscription = Subscription(
+        name=name, targets=tuple(targets), sites=_choices(t, "sites", tuple(known), "configured site names"),
+        editions=tuple(_strings(t, "editions", "a list of edition names")),
+        fields=_choices(t, "fields", FIELD_NAMES, "field names"),
+        silent_only=t.get("silent_only", bool, False, "true or false"),
+        min_words=t.get("min_words", int, 0, "a whole number of words"),
+        max_age=t.duration("max_age", timedelta(0)) if "max_age" in t.data else None,
+        events=_choices(t, "events", EVENT_KINDS, "event kinds") or ("change",),
+        errors=t.get("errors", bool, False, "true or false"),
+        digest=t.duration("digest", timedelta(0)) if "digest" in t.data else None,
+        retry=t.duration("retry", DEFAULT_RETRY))
+    if subscription.min_words < 0:
+        raise t.fail("min_words", f"must be 0 or more, not {subscription.min_words}")
+    t.done()
+    return subscription
+
+
+def _strings(t: _Table, key: str, what: str) -> list[str]:
+    values = t.get(key, list, [], what)
+    if not all(isinstance(v, str) and v.strip() for v in values):
+        raise t.fail(key, f"must be {what}, not {values!r}")
+    return values
+
+
+def _choices(t: _Table, key: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
+    values = _strings(t, key, f"a list of {what}")
+    for value in values:
+        if value not in allowed:
+            raise t.fail(key, f"{value!r} is not one of the {what}: {', '.join(sorted(allowed))}")
+    return tuple(values)
 
 
 def _policy(t: _Table) -> RevisitPolicy:

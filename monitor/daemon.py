@@ -31,6 +31,8 @@ from monitor.crawl.runner import (newsmon_settings, quiet_fetch_failures, regist
                                   spider_arguments, spider_class)
 from monitor.crawl.summary import CrawlSummary
 from monitor.errors import BadInput
+from monitor.notify.dispatch import deliver
+from monitor.settings import NEWSMON_NOTIFY_EVERY
 from monitor.report.terminal import summary_line
 from monitor.store import Store, open_store, runs
 from monitor.store.known import count_due
@@ -58,6 +60,7 @@ class Daemon:
         # Crawls run as tasks of their own: APScheduler cancels its running jobs on shutdown, and a
         # crawl should rather finish (its pipeline flushing what was fetched) than be cut mid-flight.
         self.tasks: set[asyncio.Task[None]] = set()
+        self.scheduler: AsyncIOScheduler | None = None
 
     async def run(self) -> None:
         """Until SIGTERM or SIGINT: schedule, crawl, then stop within shutdown_timeout."""
@@ -80,6 +83,10 @@ class Daemon:
             scheduler.add_job(self.discover, "interval", args=[site.name], id=f"{site.name}:discovery",
                               seconds=site.discovery_interval.total_seconds(),
                               jitter=site.jitter.total_seconds() or None, next_run_time=now)
+        if self.config.notify:
+            scheduler.add_job(self.notify, "interval", id="notify", seconds=NEWSMON_NOTIFY_EVERY,
+                              next_run_time=now)
+        self.scheduler = scheduler
         scheduler.start()
         logger.info("newsmon daemon started: %d site(s), database %s", len(self.sites),
                     self.store.engine.url.render_as_string(hide_password=True))
@@ -164,6 +171,18 @@ class Daemon:
                                         summary.counts, error)
             except SQLAlchemyError as exc:
                 logger.warning("%s %s: could not record the run: %s", site.name, kind, str(exc).splitlines()[0])
+        if self.config.notify and self.scheduler is not None and not self.stopping.is_set():
+            self.scheduler.modify_job("notify", next_run_time=datetime.now(UTC))   # what it found, told now
+
+    async def notify(self) -> None:
+        """One round of deliveries (monitor/notify/dispatch.py), in a thread: a slow channel holds up no crawl."""
+        try:
+            done = await asyncio.to_thread(deliver, self.store, self.config.notify, public_url=self.config.public_url)
+        except SQLAlchemyError as exc:
+            logger.warning("notifications: database unavailable (%s); trying again later", str(exc).splitlines()[0])
+            return
+        if done.sent or done.failed:
+            logger.info("notifications: %d sent, %d failed", done.sent, done.failed)
 
     async def run_crawler(self, site: SiteConfig, *, revisit: str, discover: bool,
                           ahead: float) -> tuple[Crawler, str | None]:

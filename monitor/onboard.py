@@ -29,7 +29,8 @@ from parsel import Selector
 from tomlkit.exceptions import TOMLKitError
 
 from monitor import settings
-from monitor.config import NEWS_SPIDER, base_url_problem, default_config_path, parse_config, url_problem
+from monitor.config import NEWS_SPIDER, base_url_problem, default_config_path, parse_config
+from monitor.urlcheck import url_problem
 from monitor.errors import BadInput
 from monitor.extract import ExtractionError, PageError, read_article
 from monitor.extract.generic import extract_generic

@@ -69,4 +69,5 @@ NEWSMON_DISCOVERY_INTERVAL = 1800.0     # how often each site's listings are rea
 NEWSMON_DISCOVERY_JITTER = 30.0         # spreads the sites' discoveries
 NEWSMON_CRAWL_TIMEOUT = 1800.0          # a crawl running longer is stopped
 NEWSMON_SHUTDOWN_TIMEOUT = 20.0         # on SIGTERM, how long in-flight crawls may take to finish
+NEWSMON_NOTIFY_EVERY = 5.0              # seconds between the daemon's delivery rounds (and after each crawl)
 NEWSMON_LOG_LEVEL = "INFO"              # the daemon's log

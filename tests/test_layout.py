@@ -17,20 +17,21 @@ from tests.conftest import ROOT
 
 # Which parts of newsmon each part may import (its own modules aside). Data flows one way:
 # spiders -> extract -> compare -> store -> report; crawl drives spiders and stores; cli and daemon sit on top.
-BASE = {"items", "errors", "iso", "durations", "settings"}
+BASE = {"items", "errors", "iso", "durations", "settings", "urlcheck"}
 ALLOWED: dict[str, set[str]] = {
-    "items": set(), "errors": set(), "iso": set(), "durations": set(), "settings": set(),
+    "items": set(), "errors": set(), "iso": set(), "durations": set(), "settings": set(), "urlcheck": set(),
     "extract": {"items"},
     "compare": {"items", "iso"},
-    "config": BASE | {"compare"},
+    "config": BASE | {"compare", "notify"},
     "store": BASE | {"compare"},
     "report": BASE | {"compare", "store"},
     "crawl": BASE | {"compare", "store", "config", "extract", "spiders"},
     "spiders": BASE | {"extract"},
-    "daemon": BASE | {"compare", "store", "config", "crawl", "report"},
+    "notify": BASE | {"compare", "store", "report"},
+    "daemon": BASE | {"compare", "store", "config", "crawl", "report", "notify"},
     "reextract": BASE | {"extract", "compare", "store"},
     "onboard": BASE | {"extract", "config"},
-    "cli": BASE | {"compare", "store", "config", "crawl", "report", "daemon", "reextract", "onboard"},
+    "cli": BASE | {"compare", "store", "config", "crawl", "report", "daemon", "reextract", "onboard", "notify"},
     "__main__": {"cli"},
     "__init__": set(),
 }

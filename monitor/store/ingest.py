@@ -22,6 +22,7 @@ from monitor.compare.versioning import (EXTRACTOR_CHANGE, Outcome, Provisional, 
 from monitor.iso import to_iso
 from monitor.items import TEXT_FIELDS, VERSION_FIELDS, ExtractedArticle, Fetch
 from monitor.store.models import Article, ArticleUrl, Change, Check, Event, Site, Version, latest_versions
+from monitor.store.outbox import queue_change, queue_event
 
 
 # (page, url, encoding, extractor name) -> the page read by that extractor's family, or None: the crawl's
@@ -152,7 +153,8 @@ def _record(session: Session, entry: _Known, fetch: Fetch, policy: RevisitPolicy
         return outcome
     if article.status == "gone":
         article.status = "live"
-        session.add(Event(article_id=article.id, at=fetch.fetched_at, kind="republished", detail=fetch.url))
+        _add_event(session, article, Event(article_id=article.id, at=fetch.fetched_at, kind="republished",
+                                           detail=fetch.url))
     _remember_urls(session, entry, fetch)
     verdict, diffs = _switch(session, entry, fetch, reread) or (_verdict(entry.latest, fetch.article), None)
     version = entry.latest
@@ -168,7 +170,8 @@ def _record_failure(session: Session, entry: _Known, fetch: Fetch, policy: Revis
     if fetch.is_gone:
         if article.status != "gone":
             article.status = "gone"
-            session.add(Event(article_id=article.id, at=fetch.fetched_at, kind="gone", detail=f"HTTP {fetch.status}"))
+            _add_event(session, article, Event(article_id=article.id, at=fetch.fetched_at, kind="gone",
+                                               detail=f"HTTP {fetch.status}"))
         article.next_check_at = policy.next_check(fetch.fetched_at, published=None,
                                                   last_changed=article.last_changed_at,
                                                   first_seen=article.first_seen_at)
@@ -213,11 +216,14 @@ def _append(session: Session, entry: _Known, extracted: ExtractedArticle, verdic
     session.flush()
     if previous is not None:
         diffs = diffs if diffs is not None else diff_articles(previous, extracted)
-        session.add(Change(
+        change = Change(
             article_id=entry.article.id, from_version_id=previous.id, to_version_id=version.id,
             detected_at=detected_at, fields=list(verdict.fields),
             text_changed=verdict.outcome is Outcome.CHANGED, announced=verdict.announced,
-            added_words=sum(d.added_words for d in diffs), removed_words=sum(d.removed_words for d in diffs)))
+            added_words=sum(d.added_words for d in diffs), removed_words=sum(d.removed_words for d in diffs))
+        session.add(change)
+        if EXTRACTOR_CHANGE not in verdict.fields:   # the same page read anew is no news to anyone
+            queue_change(session, entry.article, change, detected_at)
     entry.latest = version
     return version
 
@@ -255,6 +261,12 @@ def _switch(session: Session, entry: _Known, fetch: Fetch,
     diffs = without_moves(diff_articles(again, extracted))
     dates = tuple(f for f in verdict.fields if f not in TEXT_FIELDS)
     return Verdict(Outcome.CHANGED, (*(d.field for d in diffs), *dates), verdict.announced), diffs
+
+
+def _add_event(session: Session, article: Article, event: Event) -> None:
+    """An article gone or back: recorded, and queued for whoever wants to be told."""
+    session.add(event)
+    queue_event(session, article, event)
 
 
 def _remember_urls(session: Session, entry: _Known, fetch: Fetch) -> None:

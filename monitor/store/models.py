@@ -209,3 +209,50 @@ class Event(Base):
     at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(20))      # gone | republished | moved
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Outbox(Base):
+    """Something to tell subscribers, written in the same transaction as what it tells of (a change, an
+    article gone or back, a site's trouble starting or ending), so that it is never lost nor told of
+    something that was rolled back. monitor/notify/dispatch.py turns each row into deliveries."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_expanded", "expanded", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))     # change | gone | republished | alert | recovered
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"))
+    change_id: Mapped[int | None] = mapped_column(ForeignKey("changes.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    expanded: Mapped[bool] = mapped_column(Boolean, default=False)   # its deliveries are written
+
+    site: Mapped[Site] = relationship()
+    article: Mapped[Article | None] = relationship()
+    change: Mapped[Change | None] = relationship()
+    event: Mapped[Event | None] = relationship()
+
+
+class Delivery(Base):
+    """One outbox row for one target of one subscription (a dead channel never holds back another): pending until sent, retried with back-off, failed at last.
+    `claimed_until` is a lease: whoever sets it sends the message; a sender killed mid-way lets it lapse."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("outbox_id", "subscription", "target"),
+                      Index("ix_deliveries_due", "status", "next_attempt_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
+    subscription: Mapped[str] = mapped_column(String(100))
+    target: Mapped[int] = mapped_column(Integer)      # which of the subscription's targets (0, 1...)
+    status: Mapped[str] = mapped_column(String(10), default="pending")   # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    outbox: Mapped[Outbox] = relationship()

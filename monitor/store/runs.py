@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from monitor.store import Store
 from monitor.store.models import CrawlRun
+from monitor.store.outbox import queue_health
 
 
 def start_run(store: Store, site_id: int, kind: str) -> int:
@@ -21,9 +22,16 @@ def start_run(store: Store, site_id: int, kind: str) -> int:
 
 
 def finish_run(store: Store, run_id: int, outcome: str, counts: dict[str, int], error: str | None = None) -> None:
+    """Record how a run ended and, in the same transaction, whether its site's trouble starts or ends
+    (one alert each way, however many runs fail in between: monitor/store/outbox.py)."""
+    now = datetime.now(UTC)
     with store.session() as session:
         session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(
-            finished_at=datetime.now(UTC), outcome=outcome, counts=counts, error=error))
+            finished_at=now, outcome=outcome, counts=counts, error=error))
+        if outcome in ("ok", "failed"):
+            site_id = session.scalar(select(CrawlRun.site_id).where(CrawlRun.id == run_id))
+            if site_id is not None:
+                queue_health(session, site_id, error if outcome == "failed" else None, now)
 
 
 def interrupt_stale_runs(store: Store) -> int:
