@@ -334,7 +334,7 @@ def _subscription(name: str, t: _Table, sites: tuple[SiteConfig, ...]) -> Subscr
         silent_only=t.get("silent_only", bool, False, "true or false"),
         min_words=t.get("min_words", int, 0, "a whole number of words"),
         max_age=t.duration("max_age", timedelta(0)) if "max_age" in t.data else None,
-        events=_choices(t, "events", EVENT_KINDS, "event kinds") or ("change",),
+        events=_choices(t, "events", EVENT_KINDS, "event kinds") if "events" in t.data else ("change",),
         errors=t.get("errors", bool, False, "true or false"),
         digest=t.duration("digest", timedelta(0)) if "digest" in t.data else None,
         retry=t.duration("retry", DEFAULT_RETRY))

@@ -31,7 +31,8 @@ from monitor.crawl.runner import (newsmon_settings, quiet_fetch_failures, regist
                                   spider_arguments, spider_class)
 from monitor.crawl.summary import CrawlSummary
 from monitor.errors import BadInput
-from monitor.notify.dispatch import deliver
+from monitor.notify.dispatch import deliver, send_now
+from monitor.notify.notice import Notice
 from monitor.settings import NEWSMON_NOTIFY_EVERY
 from monitor.report.terminal import summary_line
 from monitor.store import Store, open_store, runs
@@ -61,6 +62,7 @@ class Daemon:
         # crawl should rather finish (its pipeline flushing what was fetched) than be cut mid-flight.
         self.tasks: set[asyncio.Task[None]] = set()
         self.scheduler: AsyncIOScheduler | None = None
+        self.database_error: str | None = None   # while the database refuses writes (database_trouble)
 
     async def run(self) -> None:
         """Until SIGTERM or SIGINT: schedule, crawl, then stop within shutdown_timeout."""
@@ -156,6 +158,7 @@ class Daemon:
             except SQLAlchemyError as exc:
                 logger.warning("%s %s: database unavailable (%s); trying again later", site.name, kind,
                                str(exc).splitlines()[0])
+                await self.database_trouble(site.name, str(exc).splitlines()[0])
                 return
             started = time.monotonic()
             crawler, error = await self.run_crawler(site, revisit=revisit, discover=discover, ahead=ahead)
@@ -171,8 +174,23 @@ class Daemon:
                                         summary.counts, error)
             except SQLAlchemyError as exc:
                 logger.warning("%s %s: could not record the run: %s", site.name, kind, str(exc).splitlines()[0])
+                await self.database_trouble(site.name, str(exc).splitlines()[0])
+            else:
+                await self.database_trouble(site.name, None)
         if self.config.notify and self.scheduler is not None and not self.stopping.is_set():
             self.scheduler.modify_job("notify", next_run_time=datetime.now(UTC))   # what it found, told now
+
+    async def database_trouble(self, site: str, error: str | None) -> None:
+        """The database refusing writes cannot be told through the outbox, which lives in it: subscribers
+        of errors are told at once, once when it starts and once when a write succeeds again."""
+        if not self.config.notify or (error is None) == (self.database_error is None):
+            return
+        self.database_error = error
+        kind, detail = (("alert", f"the database refuses writes: {error}") if error
+                        else ("recovered", "the database accepts writes again"))
+        notice = Notice(id=0, kind=kind, site=site, at=datetime.now(UTC), detail=detail)
+        for problem in await asyncio.to_thread(send_now, self.config.notify, notice, public_url=self.config.public_url):
+            logger.warning("notify %s", problem)
 
     async def notify(self) -> None:
         """One round of deliveries (monitor/notify/dispatch.py), in a thread: a slow channel holds up no crawl."""

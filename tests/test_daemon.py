@@ -18,6 +18,7 @@ from monitor.store.models import Article, Check, CrawlRun, Version
 from tests.conftest import ROOT, Newsmon, count, wait_for
 from tests.consistency import assert_consistent
 from tests.fakesite import FakeSite, make_article
+from tests.receiver import Receiver
 
 FAST_POLICY = """
 [sites.lepetitjournal.policy]
@@ -176,11 +177,12 @@ listed_every = "1h"
 
 def test_a_failing_crawl_does_not_stop_the_daemon(daemon, newsmon_sqlite: Newsmon, tmp_path: Path) -> None:
     """The database is locked by another process for a while: crawls fail, are logged, and the edit made
-    meanwhile is caught once the lock is gone."""
+    meanwhile is caught once the lock is gone. Subscribers of errors hear of it once, and of its end once."""
     db_path = tmp_path / "locked.db"
     newsmon_sqlite.env["NEWSMON_DB"] = db = f"sqlite:///{db_path}?timeout=0.5"
-    with young_site() as site:
-        d = daemon(write_config(tmp_path, site, every="1s"))
+    with young_site() as site, Receiver() as receiver:
+        ops = f'[notify.ops]\nwebhook = "{receiver.url()}"\nerrors = true\nevents = []\n'
+        d = daemon(write_config(tmp_path, site, every="1s", extra=ops))
         wait_for(lambda: count(db, Version) == 3, 30, "the first versions")
         locker = sqlite3.connect(db_path, isolation_level=None)
         locker.execute("BEGIN EXCLUSIVE")
@@ -193,9 +195,13 @@ def test_a_failing_crawl_does_not_stop_the_daemon(daemon, newsmon_sqlite: Newsmo
         locker.close()
         wait_for(lambda: changes(db), 30, "the change after the lock is released")
         assert d.alive()
+        time.sleep(2)                   # more crawls: no more alerts
         assert d.stop() == 0
     log = (tmp_path / "daemon.log").read_text()
     assert "database is locked" in log
+    alerts = [r.json for r in receiver.requests]
+    assert [a["event"] for a in alerts] == ["alert", "recovered"]
+    assert "database refuses writes" in alerts[0]["detail"] and "locked" in alerts[0]["detail"]
 
 
 def test_sigterm_ends_the_daemon_cleanly_mid_crawl(daemon, newsmon_sqlite: Newsmon, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -213,25 +214,31 @@ retry = "1s"
 
 # ---------------------------------------------------------------- alerts about newsmon itself
 
-def test_a_broken_site_gives_one_alert_and_one_recovery(site: FakeSite, receiver: Receiver,
-                                                        newsmon_sqlite: Newsmon, tmp_path: Path) -> None:
-    cfg = config(tmp_path / "c.toml", site, f"""
+def test_a_site_down_for_ten_crawls_gives_one_alert_and_one_recovery(site: FakeSite, receiver: Receiver,
+                                                                     newsmon_sqlite: Newsmon, tmp_path: Path) -> None:
+    ops = f"""
 [notify.ops]
 webhook = "{receiver.url('/ops')}"
 errors = true
 events = []
-""")
-    newsmon_sqlite.crawl_config(cfg)
-    saved = site.save()
-    site.redesign()                                              # no article can be read any more
-    for _ in range(10):
-        proc = newsmon_sqlite.run("crawl", "lepetitjournal", "--config", str(cfg), "--all", check=False)
-        assert proc.returncode == 1
+"""
+    live = config(tmp_path / "live.toml", site, ops)
+    newsmon_sqlite.crawl_config(live)
+    closed = socket.socket()                        # a port nothing answers on: the site is down
+    closed.bind(("127.0.0.1", 0))
+    down = tmp_path / "down.toml"
+    down.write_text(live.read_text().replace(site.base_url, f"http://127.0.0.1:{closed.getsockname()[1]}"))
+    try:
+        for _ in range(10):
+            proc = newsmon_sqlite.run("crawl", "lepetitjournal", "--config", str(down), "--all", check=False)
+            assert proc.returncode == 1 and "never answered" in proc.stderr
+    finally:
+        closed.close()
     [alert] = hooks(receiver, "/ops")
-    assert alert.json["event"] == "alert" and "markup" in alert.json["detail"]
-    site.restore(saved)
-    newsmon_sqlite.crawl_config(cfg, "--all")
-    newsmon_sqlite.crawl_config(cfg, "--all")
+    assert (alert.json["event"], alert.json["site"]) == ("alert", "lepetitjournal")
+    assert "never answered" in alert.json["detail"]
+    newsmon_sqlite.crawl_config(live, "--all")
+    newsmon_sqlite.crawl_config(live, "--all")
     assert [r.json["event"] for r in hooks(receiver, "/ops")] == ["alert", "recovered"]
 
 

@@ -222,3 +222,19 @@ def status(store: Store, subscriptions: Sequence[Subscription]) -> list[Subscrip
     names = [s.name for s in subscriptions] + sorted(set(counts) - {s.name for s in subscriptions})
     return [SubscriptionStatus(name, counts.get(name, {}).get("pending", 0), counts.get(name, {}).get("sent", 0),
                                counts.get(name, {}).get("failed", 0), errors.get(name)) for name in names]
+
+
+def send_now(subscriptions: Sequence[Subscription], notice: Notice, *, public_url: str | None = None,
+             timeout: float = SEND_TIMEOUT) -> list[str]:
+    """A notice sent at once to the subscriptions that want it, outside the outbox: for what cannot wait
+    for the database, the database refusing writes itself. Best effort, once: returns the errors."""
+    errors: list[str] = []
+    for subscription in subscriptions:
+        if not subscription.wants(notice):
+            continue
+        message = render(notice, public_url=public_url)
+        for target in subscription.targets:
+            stamp = f"{subscription.name}-{notice.kind}-{notice.at:%Y%m%dT%H%M%S}"
+            if (error := _try_send(target, message, stamp, timeout)) is not None:
+                errors.append(f"{subscription.name}: {error}")
+    return errors
