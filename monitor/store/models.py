@@ -152,7 +152,8 @@ class Check(Base):
     """Every fetch of an article and what came of it."""
 
     __tablename__ = "checks"
-    __table_args__ = (Index("ix_checks_article_time", "article_id", "checked_at"),)
+    __table_args__ = (Index("ix_checks_article_time", "article_id", "checked_at"),
+                      Index("ux_checks_visit_key", "visit_key", unique=True))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))
@@ -163,6 +164,9 @@ class Check(Base):
     version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"))
     error: Mapped[str | None] = mapped_column(Text)
     bytes: Mapped[int] = mapped_column(Integer, default=0)
+    # The planned visit this check records (distributed mode: a job's key), unique: a visit re-run after its
+    # worker died is recorded once. None for checks of the daemon and of `newsmon crawl`.
+    visit_key: Mapped[str | None] = mapped_column(String(100))
 
 
 class Change(Base):
