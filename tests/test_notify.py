@@ -69,7 +69,8 @@ def article_of(request: Request) -> str:
 # ---------------------------------------------------------------- a crawl, subscriptions and their filters
 
 def test_a_crawl_notifies_each_subscription_of_what_it_asked_for(site: FakeSite, receiver: Receiver,
-                                                                 newsmon_sqlite: Newsmon, tmp_path: Path) -> None:
+                                                                 newsmon: Newsmon, tmp_path: Path) -> None:
+    """On SQLite and on PostgreSQL: the outbox and the claims are plain SQL on both."""
     cfg = config(tmp_path / "c.toml", site, f"""
 [notify.everything]
 webhook = "{receiver.url('/all')}"
@@ -84,14 +85,14 @@ fields = ["title"]
 urls = ["json://127.0.0.1:{receiver.port}/silent"]
 silent_only = true
 """, extra='public_url = "https://newsmon.example.org/"')
-    newsmon_sqlite.crawl_config(cfg)
+    newsmon.crawl_config(cfg)
     assert receiver.requests == []            # new articles are no change
 
     edit_title(site, TITLE_EDITED)            # announced: the update date moves
     edit_body(site, SILENT_BODY)              # silent
     site.edit(GONE, status=410)
     site.rotate_noise()                       # chrome changes are nobody's business
-    out = newsmon_sqlite.crawl_config(cfg, "--all")
+    out = newsmon.crawl_config(cfg, "--all")
     assert "notified: 5 message(s) sent" in out     # 3 + 1 + 1
 
     everything = hooks(receiver, "/all")
@@ -118,14 +119,14 @@ silent_only = true
     assert silent.json["title"].startswith("[silent edit]")
     assert "{+vraiment" in silent.json["message"]               # the changed words, marked
 
-    status = newsmon_sqlite.json("notify", "status", "--config", str(cfg), "--json")
+    status = newsmon.json("notify", "status", "--config", str(cfg), "--json")
     assert {s["name"]: (s["pending"], s["sent"], s["failed"]) for s in status} == {
         "everything": (0, 3, 0), "headlines": (0, 1, 0), "silent": (0, 1, 0)}
 
     # Nothing new: nothing sent again, by a crawl or by `notify send`.
     receiver.clear()
-    newsmon_sqlite.crawl_config(cfg, "--all")
-    newsmon_sqlite.run("notify", "send", "--config", str(cfg))
+    newsmon.crawl_config(cfg, "--all")
+    newsmon.run("notify", "send", "--config", str(cfg))
     assert receiver.requests == []
 
 
