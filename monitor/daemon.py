@@ -139,6 +139,7 @@ class Daemon:
         except SQLAlchemyError as exc:
             logger.warning("%s: cannot read the due articles (%s); trying again at the next tick", name,
                            str(exc).splitlines()[0])
+            await self.database_trouble(name, str(exc).splitlines()[0])
             return
         if due:
             await self.in_own_task(state, "revisit", revisit="due", discover=False, ahead=ahead)

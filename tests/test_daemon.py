@@ -195,6 +195,7 @@ def test_a_failing_crawl_does_not_stop_the_daemon(daemon, newsmon_sqlite: Newsmo
         locker.close()
         wait_for(lambda: changes(db), 30, "the change after the lock is released")
         assert d.alive()
+        receiver.wait_for(2, timeout=30)
         time.sleep(2)                   # more crawls: no more alerts
         assert d.stop() == 0
     log = (tmp_path / "daemon.log").read_text()
