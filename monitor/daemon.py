@@ -31,7 +31,6 @@ from monitor.crawl.runner import (newsmon_settings, quiet_fetch_failures, regist
                                   spider_arguments, spider_class)
 from monitor.crawl.summary import CrawlSummary
 from monitor.errors import BadInput
-from monitor.notify.dispatch import deliver, send_now
 from monitor.notify.notice import Notice
 from monitor.settings import NEWSMON_NOTIFY_EVERY
 from monitor.report.terminal import summary_line
@@ -189,12 +188,16 @@ class Daemon:
         self.database_error = error
         kind, detail = (("alert", f"the database refuses writes: {error}") if error
                         else ("recovered", "the database accepts writes again"))
+        from monitor.notify.dispatch import send_now   # Apprise loads only for daemons that notify
+
         notice = Notice(id=0, kind=kind, site=site, at=datetime.now(UTC), detail=detail)
         for problem in await asyncio.to_thread(send_now, self.config.notify, notice, public_url=self.config.public_url):
             logger.warning("notify %s", problem)
 
     async def notify(self) -> None:
         """One round of deliveries (monitor/notify/dispatch.py), in a thread: a slow channel holds up no crawl."""
+        from monitor.notify.dispatch import deliver   # Apprise loads only for daemons that notify
+
         try:
             done = await asyncio.to_thread(deliver, self.store, self.config.notify, public_url=self.config.public_url)
         except SQLAlchemyError as exc:
