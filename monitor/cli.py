@@ -141,7 +141,19 @@ def build_parser() -> Parser:
                    "if it exists, else lepetitjournal.com with the defaults)")
     p.add_argument("--log-file", type=text, metavar="FILE", help="log here instead of stderr (overrides the config)")
     p.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="overrides the config")
+    p.add_argument("--distributed", action="store_true", help="only plan: queue the due visits and discoveries "
+                   "for `newsmon worker` processes to crawl (PostgreSQL)")
     p.set_defaults(run=cmd_daemon)
+
+    p = sub.add_parser("worker", parents=[db], help="distributed mode: crawl what `daemon --distributed` "
+                       "queues, on any number of machines (PostgreSQL)")
+    p.add_argument("--config", type=text, metavar="FILE", help="TOML config: the planner's (default as for daemon)")
+    p.add_argument("--concurrency", type=number("number of jobs"), default=settings.NEWSMON_WORKER_CONCURRENCY,
+                   metavar="N", help=f"jobs run at once (default {settings.NEWSMON_WORKER_CONCURRENCY}); a site "
+                   "never gets more than its own concurrency in flight, whatever the number of workers")
+    p.add_argument("--log-file", type=text, metavar="FILE", help="log here instead of stderr (overrides the config)")
+    p.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="overrides the config")
+    p.set_defaults(run=cmd_worker)
 
     p = sub.add_parser("notify", help="notifications: send a test message, see what was delivered")
     notify = p.add_subparsers(dest="notify_command", required=True, metavar="ACTION", parser_class=Parser)
@@ -197,6 +209,18 @@ def build_parser() -> Parser:
                    help="for the news sites' time zones (default as for daemon)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_reextract)
+
+    p = sub.add_parser("stats", parents=[db], help="what the database takes: bytes per version, per check, per site")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_stats)
+
+    p = sub.add_parser("prune", parents=[db], help="drop the raw pages of old versions (never text, versions "
+                       "or checks)")
+    p.add_argument("--raw-older-than", type=text, required=True, metavar="AGE",
+                   help="versions fetched longer ago than this (180d, 26w) or before this ISO date")
+    p.add_argument("--dry-run", action="store_true", help="say what would be dropped; write nothing")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_prune)
     return parser
 
 
@@ -434,8 +458,32 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     from monitor.daemon import configure_logging, run_daemon  # Scrapy and APScheduler load only here
 
     config = find_config(args.config)
+    db_url = args.db or config.db or default_db_url()
+    if args.distributed:
+        from monitor.distributed.app import quiet_procrastinate, require_postgres
+        from monitor.distributed.planner import run_planner
+
+        require_postgres(db_url)  # before the log file is written to
+        configure_logging(args.log_level or config.log_level, args.log_file or config.log_file)
+        quiet_procrastinate(args.log_level or config.log_level)
+        run_planner(config, db_url)
+        return 0
     configure_logging(args.log_level or config.log_level, args.log_file or config.log_file)
-    run_daemon(config, args.db or config.db or default_db_url())
+    run_daemon(config, db_url)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from monitor.daemon import configure_logging
+    from monitor.distributed.app import quiet_procrastinate, require_postgres
+    from monitor.distributed.worker import run_worker
+
+    config = find_config(args.config)
+    db_url = args.db or config.db or default_db_url()
+    require_postgres(db_url)  # before the log file is written to
+    configure_logging(args.log_level or config.log_level, args.log_file or config.log_file)
+    quiet_procrastinate(args.log_level or config.log_level)
+    run_worker(config, db_url, concurrency=args.concurrency)
     return 0
 
 
@@ -447,12 +495,20 @@ def cmd_sites(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from monitor.store.queue import queue_state
+
     def ask(session: Session) -> Shown:
         runs = queries.recent_runs(session)
         overdue, due = queries.due_articles(session, {}, limit=10)
+        queue = queue_state(session)
+
+        def for_people(out: render.Output) -> None:
+            render.status_view(out, runs, overdue, due)
+            if queue is not None:
+                render.queue_view(out, queue)
         return Shown({"runs": [r.as_json() for r in runs], "due_now": overdue,
-                      "next_checks": [d.as_json() for d in due]},
-                     lambda out: render.status_view(out, runs, overdue, due))
+                      "next_checks": [d.as_json() for d in due], "queue": queue.as_json() if queue else None},
+                     for_people)
     return _read(args, ask)
 
 
@@ -533,4 +589,24 @@ def cmd_reextract(args: argparse.Namespace) -> int:
             for line in lines(summary):
                 out.print(line)
         show(args, Shown(summary.as_json(), for_people))
+    return _with_store(args, body)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from monitor.store.usage import usage
+
+    def ask(session: Session) -> Shown:
+        found = usage(session)
+        return Shown(found.as_json(), lambda out: render.usage_view(out, found))
+    return _read(args, ask)
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from monitor.store.usage import prune
+
+    before = queries.parse_since(args.raw_older_than, name="--raw-older-than")
+
+    def body(store: Store) -> None:
+        done = prune(store, before, dry_run=args.dry_run)
+        show(args, Shown(done.as_json(), lambda out: render.pruned_view(out, done)))
     return _with_store(args, body)

@@ -19,16 +19,18 @@ import gc
 import logging
 import signal
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.config import Config, SiteConfig
-from monitor.crawl.runner import (newsmon_settings, quiet_fetch_failures, register_site, site_settings,
-                                  spider_arguments, spider_class)
+from monitor.crawl.runner import (crawl_in_time, newsmon_settings, quiet_fetch_failures, register_site,
+                                  site_settings, spider_class)
 from monitor.crawl.summary import CrawlSummary
 from monitor.errors import BadInput
 from monitor.notify.notice import Notice
@@ -214,17 +216,10 @@ class Daemon:
         crawler.newsmon_store = self.store  # type: ignore[attr-defined] # one engine for the daemon's lifetime
         self.crawlers.add(crawler)
         try:
-            await asyncio.wait_for(self.runner.crawl(crawler, **spider_arguments(site, discover=discover)),
-                                   self.config.crawl_timeout.total_seconds())
-        except TimeoutError:
-            await crawler.stop_async()
-            return crawler, f"stopped after crawl_timeout ({self.config.crawl_timeout})"
-        except Exception as exc:  # noqa: BLE001 - one crawl's failure must not reach the scheduler
-            logger.debug("crawl failure", exc_info=True)
-            return crawler, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            return crawler, await crawl_in_time(self.runner, crawler, site, discover=discover,
+                                                timeout=self.config.crawl_timeout)
         finally:
             self.crawlers.discard(crawler)
-        return crawler, None
 
 
 def configure_logging(level: str, log_file: str | None) -> None:
@@ -248,27 +243,32 @@ def configure_logging(level: str, log_file: str | None) -> None:
 
 def run_daemon(config: Config, db_url: str) -> None:
     """Run until SIGTERM/SIGINT. Raises DaemonRunning when another daemon holds the database."""
-    from scrapy.utils.defer import deferred_from_coro
-    from scrapy.utils.reactor import install_reactor
-
     store = open_store(db_url)  # one engine for the daemon's whole life, shared by every crawl
     try:
         with daemon_lock(store):
-            install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
-            from twisted.internet import reactor
-
-            daemon = Daemon(config, db_url, store)
-            failure: list[BaseException] = []
-
-            def done(result: object) -> None:
-                if isinstance(getattr(result, "value", None), BaseException):
-                    failure.append(result.value)  # type: ignore[attr-defined]
-                reactor.stop()  # type: ignore[attr-defined]
-
-            gc.freeze()  # imports and configuration live as long as the process: out of the collector's way
-            reactor.callWhenRunning(lambda: deferred_from_coro(daemon.run()).addBoth(done))  # type: ignore[attr-defined]
-            reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
-            if failure:
-                raise failure[0]
+            run_on_reactor(lambda: Daemon(config, db_url, store).run())
     finally:
         store.close()
+
+
+def run_on_reactor(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run `main()` on Scrapy's asyncio reactor, started for it and stopped when it returns (the daemon's, and
+    a distributed worker's: monitor/distributed/worker.py). What it raised is raised here."""
+    from scrapy.utils.defer import deferred_from_coro
+    from scrapy.utils.reactor import install_reactor
+
+    install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+    from twisted.internet import reactor
+
+    failure: list[BaseException] = []
+
+    def done(result: object) -> None:
+        if isinstance(getattr(result, "value", None), BaseException):
+            failure.append(result.value)  # type: ignore[attr-defined]
+        reactor.stop()  # type: ignore[attr-defined]
+
+    gc.freeze()  # imports and configuration live as long as the process: out of the collector's way
+    reactor.callWhenRunning(lambda: deferred_from_coro(main()).addBoth(done))  # type: ignore[attr-defined]
+    reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
+    if failure:
+        raise failure[0]

@@ -60,6 +60,9 @@ class Fetch:
     redirect_urls: list[str] = field(default_factory=list)
     retry_after: float | None = None   # seconds the site asked us to wait (429/503 Retry-After)
     unreadable: bool = False           # a whole page at the article's URL in which no article could be read
+    # The planned visit this fetch concludes (distributed mode, monitor/store/visits.py): set by the crawl
+    # that was asked to make it, on the article's last fetch only (not on a first look held for a second).
+    visit_key: str | None = None
 
     @property
     def is_gone(self) -> bool:

@@ -12,7 +12,8 @@ earlier version and become `unchanged`, its change vanishes, the versions after 
 without a gap, and the next version's change is computed from the earlier one. The history's invariants
 (tests/consistency.py) hold after a merge as they did before.
 
-A version whose page no current extractor can read keeps its stored text, and is counted.
+A version whose page no current extractor can read keeps its stored text, and is counted. A version whose
+page was pruned (`newsmon prune`) is not read at all: its stored text stands, and it is counted apart.
 """
 from __future__ import annotations
 
@@ -70,6 +71,7 @@ class ArticlePlan:
     versions: int = 0
     repaired: list[int] = field(default_factory=list)
     unreadable: list[int] = field(default_factory=list)
+    pruned: list[int] = field(default_factory=list)            # no page left to read: the stored text stands
     merged: dict[int, int] = field(default_factory=dict)      # merged version -> the version it joins
     changes: list[Recomputed] = field(default_factory=list)
 
@@ -79,7 +81,7 @@ class ArticlePlan:
 
     def as_json(self) -> dict:
         return {"site": self.site, "article_id": self.article_id, "versions": self.versions,
-                "repaired": self.repaired, "unreadable": self.unreadable,
+                "repaired": self.repaired, "unreadable": self.unreadable, "pruned": self.pruned,
                 "merged": [{"version": v, "into": into} for v, into in self.merged.items()],
                 "vanished_changes": len(self.merged),
                 "changes": [{"from_version": c.from_version, "to_version": c.to_version,
@@ -104,6 +106,7 @@ class Summary:
     checked_articles: int = 0
     versions: int = 0
     unreadable: int = 0
+    pruned: int = 0
     dry_run: bool = False
 
     def as_json(self) -> dict:
@@ -114,13 +117,14 @@ class Summary:
                 "versions_repaired": sum(len(a.repaired) for a in self.articles),
                 "changes_recomputed": sum(len(a.changes) for a in self.articles),
                 "changes_vanished": sum(len(a.merged) for a in self.articles),
-                "unreadable": self.unreadable, "dry_run": self.dry_run}
+                "unreadable": self.unreadable, "pruned": self.pruned, "dry_run": self.dry_run}
 
     def line(self) -> str:
         t = self.totals()
         return (f"reextract: {t['articles']} article(s), {t['versions']} version(s) read · repaired "
                 f"{t['versions_repaired']} version(s) of {t['articles_repaired']} article(s) · changes recomputed "
                 f"{t['changes_recomputed']} · vanished {t['changes_vanished']} · unreadable {t['unreadable']}"
+                + (f" · pruned pages skipped {t['pruned']}" if t["pruned"] else "")
                 + (" · dry run: nothing written" if self.dry_run else ""))
 
 
@@ -138,6 +142,7 @@ def reextract(store: Store, *, site: str | None = None, dry_run: bool = False,
         summary.checked_articles += 1
         summary.versions += plan.versions
         summary.unreadable += len(plan.unreadable)
+        summary.pruned += len(plan.pruned)
         if plan.touched:
             summary.articles.append(plan)
     return summary
@@ -162,7 +167,8 @@ def read_again(version: Version, readers: tuple[Extractor, Extractor]) -> Extrac
     page is decoded as it was when stored."""
     own, generic = readers
     order = (generic, own) if is_generic(version.extractor) else (own, generic)
-    return read_stored(version.page, version.url, version.raw_encoding, order)
+    page = version.page
+    return read_stored(page, version.url, version.raw_encoding, order) if page is not None else None
 
 
 def _differs(version: Version, reading: ExtractedArticle) -> bool:
@@ -183,6 +189,10 @@ def _repair_article(session: Session, article: Article, site: str, readers: tupl
     content: dict[int, Content] = {}
     extractor: dict[int, str] = {}
     for version in versions:
+        if not version.raw_html:   # pruned: nothing to read again
+            plan.pruned.append(version.number)
+            content[version.id], extractor[version.id] = version, version.extractor
+            continue
         reading = read_again(version, readers)
         if reading is None:
             plan.unreadable.append(version.number)

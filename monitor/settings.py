@@ -62,6 +62,7 @@ NEWSMON_PAGE_RETRIES = 2        # a page answering 200 but broken (truncated, em
 NEWSMON_CONFIRM_SHRINK = 0.4    # a body losing more than this share of its words is fetched twice
 NEWSMON_CONFIRM_DELAY = 5.0     # seconds between a suspicious fetch and its confirmation
 NEWSMON_FRONT_PAGES = 3         # front pages read per edition
+NEWSMON_VISITS = {}             # distributed mode: only these articles (key -> its planned visit's key)
 
 # The daemon's defaults, in seconds (the config writes them as durations: "30m").
 NEWSMON_TICK = 60.0                     # how often due revisits are looked for
@@ -71,3 +72,13 @@ NEWSMON_CRAWL_TIMEOUT = 1800.0          # a crawl running longer is stopped
 NEWSMON_SHUTDOWN_TIMEOUT = 20.0         # on SIGTERM, how long in-flight crawls may take to finish
 NEWSMON_NOTIFY_EVERY = 5.0              # seconds between the daemon's delivery rounds (and after each crawl)
 NEWSMON_LOG_LEVEL = "INFO"              # the daemon's log
+
+# Distributed mode (monitor/distributed/): a planner enqueues, workers crawl. Seconds unless said.
+NEWSMON_VISIT_BATCH = 20                # planned visits per job, at most (fewer when few are due)
+NEWSMON_WORKER_CONCURRENCY = 4          # jobs a worker runs at once (`newsmon worker --concurrency`)
+# A job waiting for its site's lane is not told when the lane frees: the worker finds it at its next poll.
+NEWSMON_WORKER_POLL = 0.2
+NEWSMON_WORKER_HEARTBEAT = 2.0          # how often a worker says it is alive
+NEWSMON_WORKER_STALLED_AFTER = 10.0     # silent this long, a worker is taken for dead: its jobs run again
+NEWSMON_STALLED_CHECK = 2.0             # how often the planner looks for the jobs of dead workers
+NEWSMON_JOBS_KEPT_HOURS = 1             # finished jobs kept for `newsmon status` (failed ones: a day)

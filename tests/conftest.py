@@ -109,7 +109,7 @@ def site() -> Iterator[FakeSite]:
 
 # Commands that start Scrapy's reactor (which cannot restart in one process) or run until stopped: these run
 # in a child process. Every other command runs in the test's process, through the same `main(argv)`.
-OWN_PROCESS = frozenset({"crawl", "daemon", "serve"})
+OWN_PROCESS = frozenset({"crawl", "daemon", "serve", "worker"})
 
 
 def run_in_process(args: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:

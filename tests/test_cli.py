@@ -40,7 +40,7 @@ ARTICLE_FIELDS = {"site", "article_id", "url", "status", "edition", "section", "
 HISTORY_FIELDS = {"site", "article_id", "url", "status", "urls", "versions", "timeline"}
 HISTORY_VERSION_FIELDS = {"version", "fetched_at", "title", "updated", "metadata_only", "fields", "announced",
                           "added_words", "removed_words"}
-TIMELINE_FIELDS = {"at", "kind", "outcome", "http_status", "version", "error"}
+TIMELINE_FIELDS = {"at", "kind", "outcome", "http_status", "version", "error", "url"}
 
 
 def summary_counts(line: str) -> dict[str, int]:

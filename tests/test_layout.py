@@ -29,9 +29,11 @@ ALLOWED: dict[str, set[str]] = {
     "spiders": BASE | {"extract"},
     "notify": BASE | {"compare", "store", "report"},
     "daemon": BASE | {"compare", "store", "config", "crawl", "report", "notify"},
+    "distributed": BASE | {"compare", "store", "config", "crawl", "report", "notify", "daemon"},
     "reextract": BASE | {"extract", "compare", "store"},
     "onboard": BASE | {"extract", "config"},
-    "cli": BASE | {"compare", "store", "config", "crawl", "report", "daemon", "reextract", "onboard", "notify"},
+    "cli": BASE | {"compare", "store", "config", "crawl", "report", "daemon", "reextract", "onboard", "notify",
+                   "distributed"},
     "__main__": {"cli"},
     "__init__": set(),
 }

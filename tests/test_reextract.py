@@ -138,7 +138,8 @@ def test_a_dry_run_says_what_would_be_repaired_and_writes_nothing(crawled: Crawl
     report = json.loads(newsmon.run("reextract", "--dry-run", "--json").stdout)
     assert db_files(newsmon.db) == before
     assert report["summary"] == {"articles": 3, "versions": 6, "articles_repaired": 2, "versions_repaired": 4,
-                                 "changes_recomputed": 2, "changes_vanished": 1, "unreadable": 0, "dry_run": True}
+                                 "changes_recomputed": 2, "changes_vanished": 1, "unreadable": 0, "pruned": 0,
+                                 "dry_run": True}
     edited = next(a for a in report["articles"] if a["article_id"] == str(EDITED))
     assert edited["repaired"] == [1, 2] and edited["merged"] == []
     assert edited["changes"][0]["before"]["fields"] == ["lead"]

@@ -46,12 +46,14 @@ _LOADING = threading.Lock()
 
 def known_articles(crawler: Crawler) -> KnownArticles:
     """The site's known articles, read once per crawl (by the frontier, in a worker thread, before its first
-    request) and shared with the confirmation middleware."""
+    request) and shared with the confirmation middleware. A crawl of planned visits (NEWSMON_VISITS, distributed
+    mode) reads only its own articles: with NEWSMON_REVISIT "all", it re-checks exactly those."""
     with _LOADING:
         known = getattr(crawler, "newsmon_known", None)
         if known is None:
+            only = crawler.settings.getdict("NEWSMON_VISITS")
             with crawler_store(crawler).session() as session:
-                known = crawler.newsmon_known = load_known(session, crawler.spider.site)  # type: ignore[attr-defined]
+                known = crawler.newsmon_known = load_known(session, crawler.spider.site, only)  # type: ignore[attr-defined]
     return known
 
 

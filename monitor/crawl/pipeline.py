@@ -2,6 +2,11 @@
 
 Writing one fetch at a time stalls Scrapy's event loop (~5 s and 236 ms stalls for 5,000 items); batches
 of 200 written in a thread take ~0.25 s with stalls of a few ms (FIELD-NOTES).
+
+A crawl of planned visits (distributed mode: NEWSMON_VISITS, article key -> visit key) names on each
+article's concluding fetch the visit it makes (`Fetch.visit_key`, stored in checks.visit_key, unique), and
+leaves out the fetches of a visit some check already records: a job run again after its worker died, or
+by two workers at once, is recorded once.
 """
 from __future__ import annotations
 
@@ -14,12 +19,14 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from monitor.compare.policy import RevisitPolicy
 from monitor.compare.versioning import Provisional
 from monitor.items import Fetch
 from monitor.store import Store, open_store
 from monitor.store.ingest import Counts, ensure_site, record_fetches
+from monitor.store.visits import recorded_visits
 
 logger = logging.getLogger(__name__)
 _OPENING = threading.Lock()
@@ -46,6 +53,7 @@ class StorePipeline:
         self.batch_size = crawler.settings.getint("NEWSMON_BATCH_SIZE")
         self.flush_seconds = crawler.settings.getfloat("NEWSMON_FLUSH_SECONDS")
         self.policy: RevisitPolicy = crawler.settings.get("NEWSMON_POLICY") or RevisitPolicy()
+        self.visits: dict[str, str] = crawler.settings.getdict("NEWSMON_VISITS")
         self.pending: list[Fetch | Provisional] = []
         self.last_flush = time.monotonic()
         self.lock = asyncio.Lock()
@@ -68,6 +76,10 @@ class StorePipeline:
             return ensure_site(session, name, spider, base_url)
 
     async def process_item(self, item: Any) -> Any:
+        if isinstance(item, Fetch) and self.visits:
+            # A bare Fetch is the article's last word in this crawl; a first look held for a second one comes
+            # wrapped in a Provisional, and concludes nothing.
+            item.visit_key = self.visits.get(item.key)
         if isinstance(item, Fetch | Provisional):
             self.pending.append(item)
             if len(self.pending) >= self.batch_size or time.monotonic() - self.last_flush >= self.flush_seconds:
@@ -93,12 +105,11 @@ class StorePipeline:
         assert self.store is not None
         try:
             try:
-                with self.store.session() as session:
-                    return record_fetches(session, self.site_id, batch, self.policy, self.crawler.spider.reread)
+                return self._record(batch)
             except IntegrityError:
-                # Another process stored some of these articles meanwhile: read its rows and decide again.
-                with self.store.session() as session:
-                    return record_fetches(session, self.site_id, batch, self.policy, self.crawler.spider.reread)
+                # Another process stored some of these articles (or made the same visit) meanwhile: read its
+                # rows and decide again.
+                return self._record(batch)
         except SQLAlchemyError as exc:
             # Nothing of the batch was written (one transaction): its articles are still due and will be
             # fetched again. The crawl goes on; the run reports the loss.
@@ -106,5 +117,24 @@ class StorePipeline:
             self.crawler.stats.inc_value("newsmon/write_errors")
             return Counts()
 
+    def _record(self, batch: list[Fetch | Provisional]) -> Counts:
+        assert self.store is not None
+        with self.store.session() as session:
+            if self.visits:
+                batch = self._unrecorded(session, batch)
+            return record_fetches(session, self.site_id, batch, self.policy, self.crawler.spider.reread)
+
+    def _unrecorded(self, session: Session, batch: list[Fetch | Provisional]) -> list[Fetch | Provisional]:
+        """The batch less the fetches of visits a check already records (first looks included)."""
+        done = recorded_visits(session, {self.visits[key] for key in {_key(i) for i in batch} if key in self.visits})
+        kept = [item for item in batch if self.visits.get(_key(item)) not in done]
+        if len(kept) < len(batch):
+            self.crawler.stats.inc_value("newsmon/visits_recorded_before", len(batch) - len(kept))
+        return kept
+
     async def close_spider(self) -> None:
         await self.flush()
+
+
+def _key(item: Fetch | Provisional) -> str:
+    return item.fetch.key if isinstance(item, Provisional) else item.key

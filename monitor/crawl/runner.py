@@ -5,14 +5,16 @@ The daemon runs the same crawls on one long-lived reactor (monitor/daemon.py).
 """
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import Spider
-from scrapy.crawler import AsyncCrawlerProcess
+from scrapy.crawler import AsyncCrawlerProcess, AsyncCrawlerRunner, Crawler
 from scrapy.settings import Settings
 from scrapy.spiderloader import get_spider_loader
 
@@ -21,6 +23,8 @@ from monitor.crawl.summary import CrawlSummary
 from monitor.errors import BadInput
 from monitor.store import Store, default_db_url, open_store, runs
 from monitor.store.ingest import ensure_site
+logger = logging.getLogger(__name__)
+
 
 # Fetch failures are recorded as error checks and summed up in the summary; these loggers would also print
 # a traceback per failed request.
@@ -93,6 +97,22 @@ def register_site(store: Store, site: SiteConfig, spider: type[Spider]) -> int:
     """The site's id in the database, created on first use."""
     with store.session() as session:
         return ensure_site(session, site.name, site.spider, site.base_url or getattr(spider, "default_base_url", ""))
+
+
+async def crawl_in_time(runner: AsyncCrawlerRunner, crawler: Crawler, site: SiteConfig, *, discover: bool,
+                        timeout: timedelta) -> str | None:
+    """One crawl of a long-lived process (the daemon's, a distributed worker's), stopped after `timeout`:
+    why it failed, if it did. A crawl's failure is the caller's to report, never the process's end."""
+    try:
+        await asyncio.wait_for(runner.crawl(crawler, **spider_arguments(site, discover=discover)),
+                               timeout.total_seconds())
+    except TimeoutError:
+        await crawler.stop_async()
+        return f"stopped after crawl_timeout ({timeout})"
+    except Exception as exc:  # noqa: BLE001 - one crawl's failure must not end the process
+        logger.debug("crawl failure", exc_info=True)
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return None
 
 
 def run_crawl(site: SiteConfig, *, db_url: str | None = None, revisit: str = "due", discover: bool = True,

@@ -16,6 +16,8 @@ from rich.text import Text
 from monitor.compare.diffing import DELETE, INSERT, FieldDiff
 from monitor.report.labels import kind_label
 from monitor.store.queries import ArticleRecord, ChangeRecord, DueRecord, History, RunRecord, VersionRecord
+from monitor.store.queue import QueueState
+from monitor.store.usage import Pruned, Usage
 
 if TYPE_CHECKING:  # importing Scrapy costs half a second that read-only commands need not pay
     from monitor.crawl.summary import CrawlSummary
@@ -167,6 +169,16 @@ def status_view(out: Output, runs: Sequence[RunRecord], due_now: int, due: Seque
     schedule_rows(out, due)
 
 
+def queue_view(out: Output, queue: QueueState) -> None:
+    """Distributed mode's part of `newsmon status`: the job queue per site, and the workers' heartbeats."""
+    out.print("job queue (distributed mode):")
+    out.table(("site", "waiting", "running", "failed (day)", "done (hour)"),
+              ((q.site, q.waiting, q.running, q.failed, q.done) for q in queue.sites))
+    if not queue.workers:
+        out.print("no worker has a heartbeat: start `newsmon worker`")
+    out.table(("worker", "last beat", "seconds ago"), ((w.id, w.last_beat, w.seconds_ago) for w in queue.workers))
+
+
 def schedule_table(out: Output, due_now: int, due: Sequence[DueRecord]) -> None:
     out.print(f"{due_now} article(s) due now")
     schedule_rows(out, due)
@@ -184,3 +196,34 @@ def notify_table(out: Output, records: Sequence[dict]) -> None:
     out.table(("subscription", "pending", "sent", "failed", "last error"),
               ((r["name"], str(r["pending"]), str(r["sent"]), str(r["failed"]), r["last_error"] or "")
                for r in records))
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return ""
+
+
+def usage_view(out: Output, usage: Usage) -> None:
+    """`newsmon stats`: the database, its tables, then per site."""
+    out.print(f"database ({usage.backend}): {_size(usage.database_bytes)} · {usage.per_version:,.0f} bytes per "
+              f"version (page included) · {usage.per_check:,.0f} bytes per check (indexes included)")
+    out.table(("table", "rows", "size", "bytes/row"),
+              ((t.table, f"{t.rows:,}", _size(t.bytes), f"{t.per_row:,.0f}") for t in usage.tables if t.rows))
+    out.table(("site", "versions", "pages", "pruned", "raw pages", "as fetched", "text", "checks", "check rows",
+               "dictionaries"),
+              ((s.site, f"{s.versions:,}", f"{s.pages:,}", f"{s.pruned:,}", _size(s.raw_bytes), _size(s.page_bytes),
+                _size(s.text_bytes), f"{s.checks:,}", _size(s.check_bytes), s.dictionaries) for s in usage.sites))
+
+
+def pruned_view(out: Output, pruned: Pruned) -> None:
+    """`newsmon prune`: what was dropped (or would be), in one line per site and a summary."""
+    for site, pages in sorted(pruned.by_site.items()):
+        out.print(f"{site}: {pages:,} raw page(s)")
+    span = f", fetched {pruned.oldest:%Y-%m-%d} to {pruned.newest:%Y-%m-%d}" if pruned.oldest and pruned.newest else ""
+    verb = "would drop" if pruned.dry_run else "dropped"
+    out.print(f"prune: {verb} {pruned.pages:,} raw page(s) of versions fetched before {pruned.before:%Y-%m-%d %H:%M} "
+              f"UTC ({_size(pruned.bytes)} compressed{span}); text, versions and checks kept"
+              + (" · dry run: nothing written" if pruned.dry_run else ""))

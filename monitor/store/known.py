@@ -1,10 +1,11 @@
 """What a crawl asks of the database before it fetches: the site's known articles and how many are due."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Subquery, func, select
 from sqlalchemy.orm import Session
 
 from monitor.compare.versioning import Baseline
@@ -41,14 +42,15 @@ class KnownArticles(dict[str, KnownArticle]):
         self.by_url = by_url
 
 
-def known_articles(session: Session, site: str) -> KnownArticles:
-    """Every article of the site with what a crawl needs of it, by key, and its URL history: two queries in
-    one transaction, so that every URL names an article of the same snapshot."""
-    return KnownArticles(_articles(session, site), _url_history(session, site))
+def known_articles(session: Session, site: str, only: Collection[str] = ()) -> KnownArticles:
+    """Every article of the site (or only those whose keys are in `only`: a crawl of planned visits) with what
+    a crawl needs of it, by key, and its URL history: two queries in one transaction, so that every URL names
+    an article of the same snapshot."""
+    return KnownArticles(_articles(session, site, only), _url_history(session, site, only))
 
 
-def _articles(session: Session, site: str) -> dict[str, KnownArticle]:
-    latest = latest_versions()
+def _articles(session: Session, site: str, only: Collection[str]) -> dict[str, KnownArticle]:
+    latest = _latest_of(site, only) if only else latest_versions()
     query = (select(Article.key, Article.url, Article.status, Article.last_checked_at, Article.next_check_at,
                     Article.etag, Article.last_modified, Version.body_words, Version.lead != "",
                     Version.author != "", Version.captions, Version.id)
@@ -56,6 +58,8 @@ def _articles(session: Session, site: str) -> dict[str, KnownArticle]:
              .outerjoin(latest, latest.c.article_id == Article.id)
              .outerjoin(Version, (Version.article_id == Article.id) & (Version.number == latest.c.number))
              .where(Site.name == site))
+    if only:
+        query = query.where(Article.key.in_(list(only)))
     return {key: KnownArticle(url, status, checked, due, etag, modified,
                               Baseline(status, words, bool(lead), bool(author), bool(captions))
                               if version_id is not None else None)
@@ -63,12 +67,22 @@ def _articles(session: Session, site: str) -> dict[str, KnownArticle]:
             in session.execute(query)}
 
 
-def _url_history(session: Session, site: str) -> dict[str, str]:
+def _latest_of(site: str, only: Collection[str]) -> Subquery:
+    """latest_versions() of a few articles: the database then reads their versions only, not every article's."""
+    ids = select(Article.id).join(Site, Site.id == Article.site_id).where(Site.name == site,
+                                                                            Article.key.in_(list(only)))
+    return (select(Version.article_id, func.max(Version.number).label("number"))
+            .where(Version.article_id.in_(ids)).group_by(Version.article_id).subquery("latest"))
+
+
+def _url_history(session: Session, site: str, only: Collection[str]) -> dict[str, str]:
     """URL -> key, for the URLs that name one article only: a URL two articles were seen at (a canonical
     link a site got wrong, a redirect to a shared page) identifies neither."""
     keys: dict[str, str | None] = {}
     query = (select(ArticleUrl.url, Article.key).join(Article, Article.id == ArticleUrl.article_id)
              .join(Site, Site.id == Article.site_id).where(Site.name == site))
+    if only:
+        query = query.where(Article.key.in_(list(only)))
     for url, key in session.execute(query):
         keys[url] = key if keys.get(url, key) == key else None
     return {url: key for url, key in keys.items() if key is not None}

@@ -1,20 +1,21 @@
 """The database schema, as SQLAlchemy models. Migrations in monitor/store/migrations/ create and evolve it.
 
-Every table is append-only except `articles` (current state of each tracked article). Unique constraints
+Every table is append-only except `articles` (current state of each tracked article), and the raw pages of
+`versions`, which `newsmon prune` may empty. Unique constraints
 make repeated or concurrent runs harmless: one article per (site, key), one version per (article, number),
 one change per version.
 """
 from __future__ import annotations
 
-import zlib
 from datetime import UTC, datetime
 
-from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Subquery, Text,
-                        TypeDecorator, UniqueConstraint, func, select)
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
+                        Subquery, Text, TypeDecorator, UniqueConstraint, func, select)
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, object_session, relationship
 
 from monitor.iso import from_iso, to_iso
+from monitor.store.compression import PackedJSON, PackedText, read_page
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -83,6 +84,26 @@ class ArticleUrl(Base):
     url: Mapped[str] = mapped_column(String(2000), index=True)
     first_seen_at: Mapped[datetime]
 
+    # Rows of a batch point to their article through the relationship, so a batch is flushed once, its
+    # inserts grouped per table (monitor/store/ingest.py), instead of once per new article for its id.
+    article: Mapped[Article] = relationship()
+
+
+class PageDictionary(Base):
+    """One version of a site's zstd dictionary for its raw pages (monitor/store/compression.py). Never changed
+    nor deleted: every page compressed with it names it."""
+
+    __tablename__ = "page_dictionaries"
+    __table_args__ = (UniqueConstraint("site_id", "number"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # random, never reused
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    number: Mapped[int] = mapped_column(Integer)                 # 1, 2, 3... per site
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    ratio: Mapped[float] = mapped_column(Float)                  # page bytes / compressed bytes, on held-out pages
+    pages: Mapped[int] = mapped_column(Integer)                  # pages it was trained on
+    created_at: Mapped[datetime]
+
 
 class Version(Base):
     """One row per distinct content of an article, with the raw page it was read from."""
@@ -98,14 +119,14 @@ class Version(Base):
     edition: Mapped[str | None] = mapped_column(String(100))
     section: Mapped[str | None] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(Text)
-    lead: Mapped[str] = mapped_column(Text)
+    lead: Mapped[str] = mapped_column(PackedText)               # zstd when shorter (compression.py)
     author: Mapped[str] = mapped_column(Text)
     # The declared dates keep the offset the site gave them (the edition's zone), hence ISO strings.
     published_iso: Mapped[str | None] = mapped_column("published", String(40))
     updated_iso: Mapped[str | None] = mapped_column("updated", String(40))
     date_precision: Mapped[str] = mapped_column(String(10))     # day | minute
-    body: Mapped[list[str]] = mapped_column(JSON)
-    captions: Mapped[list[str]] = mapped_column(JSON)
+    body: Mapped[list[str]] = mapped_column(PackedJSON)
+    captions: Mapped[list[str]] = mapped_column(PackedJSON)
     text_hash: Mapped[str] = mapped_column(String(64))          # of the comparison form of the text fields
     extracted_hash: Mapped[str | None] = mapped_column(String(64))  # of the text fields exactly as extracted
     body_words: Mapped[int | None] = mapped_column(Integer)        # a sudden drop is confirmed before stored
@@ -114,8 +135,13 @@ class Version(Base):
     metadata_only: Mapped[bool] = mapped_column(Boolean, default=False)
     extractor: Mapped[str] = mapped_column(String(100))
     http_status: Mapped[int] = mapped_column(Integer)
-    raw_html: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # zlib-compressed page as fetched
+    # The page as fetched, compressed (zstd, with the dictionary named below if any; zlib before 0007);
+    # empty once `newsmon prune` dropped it. Read it as `page`.
+    raw_html: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    page_dictionary_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("page_dictionaries.id"))
     raw_encoding: Mapped[str] = mapped_column(String(40))
+
+    article: Mapped[Article] = relationship()
 
     # The declared dates under the names of monitor.items.ExtractedArticle, so that a version is built from
     # and read as an article field by field (monitor.items.VERSION_FIELDS).
@@ -136,9 +162,9 @@ class Version(Base):
         self.updated_iso = to_iso(value)
 
     @property
-    def page(self) -> bytes:
-        """The page as fetched."""
-        return zlib.decompress(self.raw_html)
+    def page(self) -> bytes | None:
+        """The page as fetched; None when it was pruned."""
+        return read_page(object_session(self), self.raw_html, self.page_dictionary_id)
 
 
 def latest_versions() -> Subquery:
@@ -158,7 +184,10 @@ class Check(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))
     checked_at: Mapped[datetime]
-    url: Mapped[str] = mapped_column(String(2000))
+    # The URL fetched, only when it is not the article's (`Article.url`): most checks fetch the article's own
+    # URL, and repeating it made most of a check row. Read it as queries.check_url() gives it. When the
+    # article's URL changes, its checks without one get the old URL first (ingest._remember_urls).
+    url: Mapped[str | None] = mapped_column(String(2000))
     http_status: Mapped[int] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(20))   # new | unchanged | changed | metadata | error | gone
     version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"))
@@ -167,6 +196,9 @@ class Check(Base):
     # The planned visit this check records (distributed mode: a job's key), unique: a visit re-run after its
     # worker died is recorded once. None for checks of the daemon and of `newsmon crawl`.
     visit_key: Mapped[str | None] = mapped_column(String(100))
+
+    article: Mapped[Article] = relationship()
+    version: Mapped[Version | None] = relationship()
 
 
 class Change(Base):
@@ -184,6 +216,10 @@ class Change(Base):
     announced: Mapped[bool] = mapped_column(Boolean)
     added_words: Mapped[int] = mapped_column(Integer)
     removed_words: Mapped[int] = mapped_column(Integer)
+
+    article: Mapped[Article] = relationship()
+    from_version: Mapped[Version] = relationship(foreign_keys=[from_version_id])
+    to_version: Mapped[Version] = relationship(foreign_keys=[to_version_id])
 
 
 class CrawlRun(Base):
@@ -213,6 +249,8 @@ class Event(Base):
     at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(20))      # gone | republished | moved
     detail: Mapped[str] = mapped_column(Text, default="")
+
+    article: Mapped[Article] = relationship()
 
 
 class Outbox(Base):

@@ -124,6 +124,7 @@ class TimelineEntry:
     http_status: int | None
     version: int | None
     error: str | None
+    url: str | None = None   # the URL a check fetched; None for events
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -268,11 +269,16 @@ def timeline(session: Session, article: Article) -> list[TimelineEntry]:
     """Checks and events of an article, oldest first."""
     numbers = dict(session.execute(select(Version.id, Version.number).where(Version.article_id == article.id)).all())
     entries = [TimelineEntry(utc_iso(c.checked_at) or "", "check", c.outcome, c.http_status,
-                             numbers.get(c.version_id), c.error)
+                             numbers.get(c.version_id), c.error, check_url(c, article))
                for c in session.scalars(select(Check).where(Check.article_id == article.id))]
     entries += [TimelineEntry(utc_iso(e.at) or "", e.kind, e.detail, None, None, None)
                 for e in session.scalars(select(Event).where(Event.article_id == article.id))]
     return sorted(entries, key=lambda e: e.at)
+
+
+def check_url(check: Check, article: Article) -> str:
+    """The URL a check fetched: its own when it is not the article's, else the article's (models.Check.url)."""
+    return check.url or article.url
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,10 +34,17 @@ def finish_run(store: Store, run_id: int, outcome: str, counts: dict[str, int], 
                 queue_health(session, site_id, error if outcome == "failed" else None, now)
 
 
-def interrupt_stale_runs(store: Store) -> int:
-    """Runs still "running" belong to a process that died (kill -9, power loss)."""
+def interrupt_stale_runs(store: Store, *, site_id: int | None = None, kind: str | None = None) -> int:
+    """Runs still "running" belong to a process that died (kill -9, power loss). With `site_id` and `kind`,
+    those of one site and kind only: a distributed worker starting a site's discovery, which no other
+    process runs meanwhile (monitor/distributed/), finds there the runs of a worker that died."""
+    where = [CrawlRun.outcome == "running"]
+    if site_id is not None:
+        where.append(CrawlRun.site_id == site_id)
+    if kind is not None:
+        where.append(CrawlRun.kind == kind)
     with store.session() as session:
-        return session.execute(update(CrawlRun).where(CrawlRun.outcome == "running").values(
+        return session.execute(update(CrawlRun).where(*where).values(
             outcome="interrupted", finished_at=datetime.now(UTC))).rowcount
 
 
