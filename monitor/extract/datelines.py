@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import dateparser
 from lxml.etree import XPath
 from lxml.html import HtmlElement
+
+from monitor.extract.dates import parse_fragment
 
 # What announces each date, per language: (published, updated).
 _MARKERS: dict[str, tuple[str, str]] = {
@@ -153,19 +153,10 @@ def _parse_fragment_words(fragment: str, lang: str, order: str, timezone: str) -
     words = fragment.split()[:_MAX_FRAGMENT_WORDS]
     for end in range(len(words), 1, -1):
         text = " ".join(words[:end]).rstrip(",;|·•–—-")
-        if parsed := _parse_cached(text, lang, order):
+        if parsed := parse_fragment(text, lang, order):
             stamp = parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(timezone))
             return Stamp(stamp, bool(_HAS_TIME.search(text)))
     return None
-
-
-@lru_cache(maxsize=4096)
-def _parse_cached(text: str, lang: str, order: str) -> datetime | None:
-    if not any(ch.isdigit() for ch in text):
-        return None
-    return dateparser.parse(text, languages=[lang], settings={
-        "DATE_ORDER": order, "PREFER_DAY_OF_MONTH": "first", "REQUIRE_PARTS": ["day", "month", "year"],
-        "PARSERS": ["custom-formats", "absolute-time"]})
 
 
 def _date_lines(root: HtmlElement) -> Iterator[str]:

@@ -36,14 +36,23 @@ def parse_french_date(text: str, timezone: str) -> datetime | None:
 
 @lru_cache(maxsize=4096)
 def _parse_cached(text: str, timezone: str) -> datetime | None:
-    if not text:
-        return None
-    parsed = dateparser.parse(text, languages=["fr"],
-                              settings={"DATE_ORDER": "DMY", "PREFER_DAY_OF_MONTH": "first",
-                                        "REQUIRE_PARTS": ["day", "month", "year"]})
+    parsed = parse_fragment(text, "fr", "DMY")
     if parsed is None:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(timezone))
+
+
+@lru_cache(maxsize=4096)
+def parse_fragment(text: str, lang: str, order: str) -> datetime | None:
+    """A whole date (day, month and year, perhaps a time) in one language, as dateparser reads it; None when
+    the text is not one. Only dateparser's parsers for written dates run: its relative-time and timestamp
+    parsers cannot read a dateline's date and took about half of its time (a re-check's extraction spent
+    40 % of its time in dateparser, bench/crawl_throughput.py --profile cprofile)."""
+    if not any(ch.isdigit() for ch in text):
+        return None
+    return dateparser.parse(text, languages=[lang], settings={
+        "DATE_ORDER": order, "PREFER_DAY_OF_MONTH": "first", "REQUIRE_PARTS": ["day", "month", "year"],
+        "PARSERS": ["custom-formats", "absolute-time"]})
 
 
 def parse_dateline(text: str, timezone: str) -> Dateline:
