@@ -293,7 +293,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     kinds = dict(query(db_path, "SELECT kind, count(*) FROM crawl_runs GROUP BY kind"))
     [(versions,)] = query(db_path, "SELECT count(*) FROM versions")
     [(changes,)] = query(db_path, "SELECT count(*) FROM changes")
-    [(checks,)] = query(db_path, "SELECT count(*) FROM checks")
+    [(checks,)] = query(db_path, "SELECT coalesce(sum(1 + repeats), 0) FROM checks")   # a row may be a run of checks
     log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
     analysis = analyse(samples, args.step)
     result = {

@@ -4,10 +4,10 @@
     .venv/bin/python bench/diff_engines.py          # 1,500 words / 4 edits and 20,000 words / 300 edits
     .venv/bin/python bench/diff_engines.py --repeat 7 --json -
 
-Both engines get the very same input: the word -> character mapping of monitor/compare/diffing.py (each distinct
+Both engines get the very same input: the word -> character mapping of monitor/compare/words.py (each distinct
 token, in its comparison form, becomes one character), then a diff and a semantic clean-up:
 
-  fast-diff-match-patch   dmp.diff(a, b, timelimit=0, cleanup="Semantic")   as monitor/compare/diffing.py calls it
+  fast-diff-match-patch   dmp.diff(a, b, timelimit=0, cleanup="Semantic")   as monitor/compare/words.py calls it
   diff-match-patch        diff_main(a, b, checklines=False) + diff_cleanupSemantic, with its default
                           Diff_Timeout = 1.0 s (and, once, with no time limit: --no-limit-runs)
 
@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
 import fast_diff_match_patch  # noqa: E402
 from jsonout import emit_json  # noqa: E402 - bench/ is the script's own folder on sys.path
 
-from monitor.compare.diffing import DELETE, EQUAL, INSERT, Segment, _chars, count_words, to_segments, tokens  # noqa: E402
+from monitor.compare.words import DELETE, EQUAL, INSERT, Segment, _chars, count_words, to_segments, tokens  # noqa: E402
 from tests.fakesite import EDITIONS, _paragraph, _sentence  # noqa: E402
 
 try:
@@ -108,7 +108,7 @@ def edit_text(paragraphs: list[str], edits: int, seed: int) -> Edited:
 
 
 def block_tokens(blocks: list[str]) -> list[str]:
-    """As monitor/compare/diffing.py does for the body: tokens of each block, a paragraph break between blocks."""
+    """As monitor/compare/words.py does for the body: tokens of each block, a paragraph break between blocks."""
     out: list[str] = []
     for i, block in enumerate(blocks):
         if i:

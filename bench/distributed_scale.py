@@ -14,7 +14,8 @@ Needs the PostgreSQL server on 127.0.0.1:5432 (it creates databases and drops th
 4. Rounds, in the order given (1 and 2 alternate so machine noise hits both alike): a fresh copy of the
    template (`CREATE DATABASE ... TEMPLATE`), every article made due, K `newsmon worker` processes started
    and beating, then the planner. Articles per second = N / (last visit's check - first one's). Also the CPU
-   seconds of the workers, the planner and the server.
+   seconds of the workers, the planner, the server and PostgreSQL: on a machine of two cores, two workers can
+   only be twice as fast as one if the rest takes little.
 
 The code measured is a snapshot of monitor/ and spiders/ taken at start (crawl_throughput.snapshot_code).
 """
@@ -102,6 +103,19 @@ def wait_until(what: str, test: Any, timeout: float = 600) -> Any:
     raise SystemExit(f"timed out waiting for {what}")
 
 
+def postgres_cpu() -> float:
+    """CPU seconds of every PostgreSQL server process so far (readable when the bench runs as root or as the
+    server's user; 0 otherwise): the database's share of a round."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.parent.joinpath("comm").read_text().strip() in ("postgres", "postmaster"):
+                total += ct.proc_cpu(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue  # the process ended, or is not ours to read
+    return total
+
+
 def make_due(db: str) -> None:
     psql(db, "UPDATE articles SET next_check_at = now() at time zone 'utc' - interval '1 second'")
 
@@ -139,12 +153,13 @@ def one_round(workers: int, template: str, articles: int, config: Path, server_p
         started = [procs.start(f"worker{workers}-{n}", "worker", "--config", str(config), "--concurrency",
                                str(concurrency), profile=profile if n == 0 else None) for n in range(workers)]
         wait_until("the workers' heartbeats", lambda: _count(db, "procrastinate_workers") >= workers, 120)
-        server_before = ct.proc_cpu(server_pid)
+        server_before, postgres_before = ct.proc_cpu(server_pid), postgres_cpu()
         planner = procs.start(f"planner{workers}", "daemon", "--distributed", "--config", str(config))
         wait_until("every visit", lambda: _count(db, "checks WHERE visit_key IS NOT NULL") >= articles)
         cpu = {"workers": round(sum(ct.proc_cpu(p.pid) for p in started), 1),
                "planner": round(ct.proc_cpu(planner.pid), 1),
-               "server": round(ct.proc_cpu(server_pid) - server_before, 1)}
+               "server": round(ct.proc_cpu(server_pid) - server_before, 1),
+               "postgres": round(postgres_cpu() - postgres_before, 1)}
         (first, last), = psql(db, "SELECT min(checked_at), max(checked_at) FROM checks WHERE visit_key IS NOT NULL")
         span = (last - first).total_seconds()
         return {"workers": workers, "visits": articles, "seconds": round(span, 2),

@@ -4,14 +4,16 @@ from __future__ import annotations
 import argparse
 import sys
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn, TextIO
 
 from sqlalchemy.orm import Session
 
 from monitor import settings
+from monitor.compare.edit_kinds import EDIT_KINDS
 from monitor.config import (Config, SiteConfig, check_base_url, check_edition, find_config, foreign_key_problem, load_config,
                             site_record)
 from monitor.errors import BadInput, NewsmonError
@@ -78,6 +80,9 @@ def build_parser() -> Parser:
     filters.add_argument("--site", type=text, metavar="NAME")
     filters.add_argument("--edition", type=text, metavar="E")
     filters.add_argument("--kind", choices=queries.CHANGE_KINDS, help="only changes touching this field")
+    filters.add_argument("--edit-kind", type=text, action="append", default=[], dest="edit_kinds", metavar="KIND",
+                         help="only changes of this kind of edit (repeatable, or a comma list; any of them): "
+                         + ", ".join(EDIT_KINDS))
 
     p = sub.add_parser("crawl", parents=[db], help="discover new articles and re-check the due ones")
     p.add_argument("spider", help="spider name, e.g. lepetitjournal; with --config, a site of the config")
@@ -197,8 +202,16 @@ def build_parser() -> Parser:
                    help="also answer requests for this Host name, e.g. a reverse proxy's (repeatable; * for any)")
     p.set_defaults(run=cmd_serve)
 
-    p = sub.add_parser("export", parents=[db], help="every stored version as JSON Lines")
+    p = sub.add_parser("export", parents=[db], help="the stored versions: JSON Lines, a WARC file, or a "
+                       "NewsEdits-style SQLite database")
+    p.add_argument("--format", choices=("jsonl", "warc", "newsedits"), default="jsonl",
+                   help="jsonl (default): one version per line; warc: the pages as fetched (gzipped WARC); "
+                   "newsedits: sentences and their matches between versions (SQLite, needs --out)")
     p.add_argument("--site", type=text, metavar="NAME")
+    p.add_argument("--since", type=text, metavar="WHEN", help="versions fetched since (7d, 12h, or an ISO date)")
+    p.add_argument("--revisits", action="store_true",
+                   help="warc: also a revisit record for every check that found the page unchanged")
+    p.add_argument("--out", type=text, metavar="FILE", help="write to FILE instead of standard output")
     p.set_defaults(run=cmd_export)
 
     p = sub.add_parser("reextract", parents=[db],
@@ -525,11 +538,12 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 def change_filter(args: argparse.Namespace) -> tuple[queries.ChangeFilter, str]:
     """The filter the options ask for, and a short description of it."""
+    edit_kinds = queries.parse_edit_kinds(args.edit_kinds)
     where = queries.ChangeFilter(since=queries.parse_since(args.since) if args.since else None, site=args.site,
-                                 edition=args.edition, kind=args.kind, silent_only=args.silent)
+                                 edition=args.edition, kind=args.kind, edit_kinds=edit_kinds, silent_only=args.silent)
     said = [f"since {args.since}" if args.since else "", f"site {args.site}" if args.site else "",
             f"edition {args.edition}" if args.edition else "", f"{args.kind} changes" if args.kind else "",
-            "silent edits only" if args.silent else ""]
+            f"edits: {' or '.join(edit_kinds)}" if edit_kinds else "", "silent edits only" if args.silent else ""]
     return where, ", ".join(s for s in said if s)
 
 
@@ -569,11 +583,48 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """JSON Lines, streamed: a database of any size is never held in memory."""
+    """Streamed, whatever the format: a database of any size is never held in memory."""
+    since = queries.parse_since(args.since, name="--since") if args.since else None
+    if args.revisits and args.format != "warc":
+        raise BadInput("--revisits is for --format warc")
+    if args.format == "newsedits" and not args.out:
+        raise BadInput("--format newsedits writes a SQLite database: give its path with --out FILE")
+
     def body(store: Store) -> None:
         with store.session() as session:
-            render.write_json_lines(sys.stdout, queries.export_versions(session, args.site))
+            queries.require_site(session, args.site)  # before --out is written to
+            if args.format == "warc":
+                from monitor.export.warc import write_warc
+
+                with _binary_out(args.out) as out:
+                    write_warc(session, out, site=args.site, since=since, revisits=args.revisits)
+            elif args.format == "newsedits":
+                from monitor.export.newsedits import write_newsedits
+
+                summary = write_newsedits(session, Path(args.out), site=args.site, since=since)
+                print(summary.line(), file=sys.stderr)  # a note on what was written, not data: stderr
+            else:
+                with _text_out(args.out) as out:
+                    render.write_json_lines(out, queries.export_versions(session, args.site, since))
     return _with_store(args, body)
+
+
+@contextmanager
+def _binary_out(path: str | None) -> Iterator[BinaryIO]:
+    if path is None:
+        yield sys.stdout.buffer
+        return
+    with open(path, "wb") as out:
+        yield out
+
+
+@contextmanager
+def _text_out(path: str | None) -> Iterator[TextIO]:
+    if path is None:
+        yield sys.stdout
+        return
+    with open(path, "w", encoding="utf-8") as out:
+        yield out
 
 
 def cmd_reextract(args: argparse.Namespace) -> int:

@@ -337,6 +337,7 @@ def _subscription(name: str, t: _Table, sites: tuple[SiteConfig, ...]) -> Subscr
         events=_choices(t, "events", EVENT_KINDS, "event kinds") if "events" in t.data else ("change",),
         errors=t.get("errors", bool, False, "true or false"),
         digest=t.duration("digest", timedelta(0)) if "digest" in t.data else None,
+        reverts=t.get("reverts", bool, False, "true or false"),
         retry=t.duration("retry", DEFAULT_RETRY))
     if subscription.min_words < 0:
         raise t.fail("min_words", f"must be 0 or more, not {subscription.min_words}")

@@ -29,6 +29,9 @@ class ExtractedArticle:
     extractor: str                # which layout parser produced this, with its version
 
 
+# The request meta key under which monitor/crawl/heads.py leaves a response's head for the spider (Fetch.head).
+RESPONSE_HEAD_META = "newsmon_head"
+
 # The fields whose text an edit changes, in the order diffs and reports show them.
 TEXT_FIELDS = ("title", "lead", "author", "body", "captions")
 # The dates as the site declares them; a change of these alone is not an edit of the text.
@@ -60,6 +63,10 @@ class Fetch:
     redirect_urls: list[str] = field(default_factory=list)
     retry_after: float | None = None   # seconds the site asked us to wait (429/503 Retry-After)
     unreadable: bool = False           # a whole page at the article's URL in which no article could be read
+    # The response's status line and headers as the site sent them, in HTTP/1.1 form ("HTTP/1.1 200\r\nName:
+    # value\r\n..."), before Scrapy decoded the body (monitor/crawl/heads.py): what a web archive of the page
+    # needs (monitor/export/warc.py). Empty when no response came, or no middleware kept it.
+    head: bytes = b""
     # The planned visit this fetch concludes (distributed mode, monitor/store/visits.py): set by the crawl
     # that was asked to make it, on the article's last fetch only (not on a first look held for a second).
     visit_key: str | None = None

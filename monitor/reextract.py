@@ -25,15 +25,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from monitor.compare.diffing import diff_articles
+from monitor.compare.edit_kinds import tally
 from monitor.compare.versioning import (EXTRACTOR_CHANGE, Content, Outcome, body_words, compare, dates_key,
                                         extracted_hash, switch_verdict, text_hash)
-from monitor.errors import BadInput
 from monitor.extract import Extractor, read_stored
 from monitor.extract.generic import is_generic
 from monitor.extract.registry import site_readers
 from monitor.iso import to_iso
 from monitor.items import VERSION_FIELDS, ExtractedArticle
-from monitor.store import Store
+from monitor.store import Store, queries
 from monitor.store.models import Article, Change, Check, Site, Version
 
 
@@ -46,10 +46,13 @@ class ChangeValues:
     announced: bool
     added_words: int
     removed_words: int
+    moved_words: int
+    kinds: tuple[str, ...]
 
     def as_json(self) -> dict:
         return {"fields": list(self.fields), "text_changed": self.text_changed, "announced": self.announced,
-                "added_words": self.added_words, "removed_words": self.removed_words}
+                "added_words": self.added_words, "removed_words": self.removed_words,
+                "moved_words": self.moved_words, "kinds": list(self.kinds)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +154,7 @@ def reextract(store: Store, *, site: str | None = None, dry_run: bool = False,
 def _articles(store: Store, site: str | None) -> list[tuple[int, str, str]]:
     """Every article to re-read: (its row id, its site's name, the site's spider). An unknown site is bad input."""
     with store.session() as session:
-        if site is not None and session.scalar(select(Site.id).where(Site.name == site)) is None:
-            raise BadInput(f"no site named {site!r} in the database")
+        queries.require_site(session, site)
         query = select(Article.id, Site.name, Site.spider).join(Site, Site.id == Article.site_id).order_by(Article.id)
         if site is not None:
             query = query.where(Site.name == site)
@@ -237,17 +239,20 @@ def _change_values(old: Content, new: Content, other_extractor: bool) -> ChangeV
     """The change between two consecutive versions, as ingest computes it (monitor/store/ingest.py): read by
     two extractors, the same words in the same order are a change of extractor, never an edit."""
     diffs = diff_articles(old, new)
-    added, removed = sum(d.added_words for d in diffs), sum(d.removed_words for d in diffs)
     if other_extractor and (switched := switch_verdict(old, new)):
-        return ChangeValues(switched.fields, False, False, added, removed)
+        counted = tally(old, new, diffs, text_changed=False)
+        return ChangeValues(switched.fields, False, False, counted.added_words, counted.removed_words,
+                            counted.moved_words, counted.kinds)
     verdict = compare(old, new)
     fields = (EXTRACTOR_CHANGE, *verdict.fields) if other_extractor else verdict.fields
-    return ChangeValues(fields, verdict.outcome is Outcome.CHANGED, verdict.announced, added, removed)
+    counted = tally(old, new, diffs, verdict.outcome is Outcome.CHANGED)
+    return ChangeValues(fields, verdict.outcome is Outcome.CHANGED, verdict.announced, counted.added_words,
+                        counted.removed_words, counted.moved_words, counted.kinds)
 
 
 def _stored_values(change: Change) -> ChangeValues:
     return ChangeValues(tuple(change.fields), change.text_changed, change.announced, change.added_words,
-                        change.removed_words)
+                        change.removed_words, change.moved_words, tuple(change.kinds))
 
 
 def _apply(session: Session, article: Article, versions: Sequence[Version], kept: Sequence[Version],
@@ -262,6 +267,7 @@ def _apply(session: Session, article: Article, versions: Sequence[Version], kept
     by_number = {v.number: v for v in versions}
     for number, into in plan.merged.items():
         merged, target = by_number[number], by_number[into]
+        # A row holding a run of unchanged checks (monitor/store/checkruns.py) is of one version: it moves whole.
         session.execute(update(Check).where(Check.version_id == merged.id)
                         .values(version_id=target.id, outcome=Outcome.UNCHANGED.value))
         session.delete(old_changes[merged.id])
@@ -302,6 +308,7 @@ def _store_change(change: Change, previous: Version, values: ChangeValues) -> No
     change.fields = list(values.fields)
     change.text_changed, change.announced = values.text_changed, values.announced
     change.added_words, change.removed_words = values.added_words, values.removed_words
+    change.moved_words, change.kinds = values.moved_words, list(values.kinds)
 
 
 def _numbers(numbers: Sequence[int]) -> str:

@@ -43,8 +43,10 @@ HTTPCACHE_ENABLED = False
 ITEM_PIPELINES = {"monitor.crawl.pipeline.StorePipeline": 300}
 SPIDER_MIDDLEWARES = {"monitor.crawl.frontier.Frontier": 50, "monitor.crawl.confirmation.Confirmation": 60}
 # Scrapy's retries re-send at once; ours wait (back-off, Retry-After) and give up on long pauses.
+# Response heads are kept as received, before HttpCompressionMiddleware (590) decodes the body (heads.py).
 DOWNLOADER_MIDDLEWARES = {"scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-                          "monitor.crawl.retries.BackoffRetryMiddleware": 550}
+                          "monitor.crawl.retries.BackoffRetryMiddleware": 550,
+                          "monitor.crawl.heads.ResponseHeads": 595}
 # Requests that must wait (retries, second looks) wait outside the downloader, holding no download slot.
 EXTENSIONS = {"monitor.crawl.delays.DelayedRequests": 500}
 

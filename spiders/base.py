@@ -22,7 +22,7 @@ from twisted.python.failure import Failure
 
 from monitor.extract import ExtractionError, Extractor, PageError, read_article, read_stored
 from monitor.extract.generic import extract_generic, is_generic
-from monitor.items import ExtractedArticle, Fetch
+from monitor.items import RESPONSE_HEAD_META, ExtractedArticle, Fetch
 
 # 304 answers a conditional re-check; 404 and 410 say the article is gone: all three are answers.
 ARTICLE_STATUSES = [304, 404, 410]
@@ -87,6 +87,7 @@ class NewsSpider(Spider):
     def parse_article(self, response: Response) -> Iterator[Fetch]:
         fetch = self.new_fetch(response.request, response.url, response.status)
         fetch.raw = response.body
+        fetch.head = response.meta.get(RESPONSE_HEAD_META, b"")
         fetch.redirect_urls = list(response.request.meta.get("redirect_urls", []))
         fetch.etag = header(response, b"ETag")
         fetch.last_modified = header(response, b"Last-Modified")

@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -15,8 +16,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from monitor.store import open_store
+from monitor.store.models import Check
 from tests.fakesite import FakeSite, make_article
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +33,16 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str) -> obje
             return result
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def count_checks(db: str) -> int:
+    """Checks in the database at `db`: a row of `checks` may hold a run of unchanged checks (1 + repeats)."""
+    store = open_store(db)
+    try:
+        with store.session() as session:
+            return int(session.scalar(select(func.coalesce(func.sum(1 + Check.repeats), 0))) or 0)
+    finally:
+        store.close()
 
 
 def count(db: str, model: type, **where: object) -> int:
@@ -60,6 +73,13 @@ def postgres_or_skip() -> None:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    with fresh_postgres() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def fresh_postgres() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards (skipped, or failed under CI, without a server)."""
     import psycopg
 
     postgres_or_skip()
@@ -262,3 +282,30 @@ class FirstCrawl:
     def close(self) -> None:
         for name in list(self.pg_databases):
             self._drop_pg(name)
+
+
+# ---------------------------------------------------------------- a real browser (tests/test_browser.py, test_stats.py)
+
+CHROMIUM = os.environ.get("NEWSMON_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+# As the machine's own probe starts it: no sandbox as root, and nothing that reaches for the network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def chromium_or_skip() -> str:
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"Chromium is required under CI and is not at {CHROMIUM} (apt-get install chromium)")
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    executable = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

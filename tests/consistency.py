@@ -2,9 +2,11 @@
 invariants of newsmon's history that no constraint spells out."""
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from monitor.store import open_store
+from monitor.store.checkruns import RUN_LIMIT, unpack_times
+from monitor.store.models import Check
 
 # Each query lists the rows that break one invariant; all must come back empty.
 INVARIANTS = {
@@ -21,6 +23,9 @@ INVARIANTS = {
     "two consecutive versions with the same content":
         "SELECT a.id FROM versions a JOIN versions b ON b.article_id = a.article_id AND b.number = a.number + 1 "
         "WHERE a.text_hash = b.text_hash AND a.dates_key = b.dates_key",
+    "a run of checks that are not all the same unchanged check, or longer than a run may be":
+        "SELECT id FROM checks WHERE repeats > 0 AND (outcome <> 'unchanged' OR error IS NOT NULL OR later IS NULL "
+        f"OR repeats >= {RUN_LIMIT})",
 }
 
 
@@ -37,5 +42,9 @@ def assert_consistent(db_url: str) -> None:
                                          "AND connamespace = 'public'::regnamespace")).all() == []
             for broken, query in INVARIANTS.items():
                 assert conn.execute(text(query)).all() == [], broken
+            for row_id, first, later, repeats in conn.execute(select(Check.id, Check.checked_at, Check.later,
+                                                                     Check.repeats).where(Check.repeats > 0)):
+                times = unpack_times(first, later)
+                assert len(times) == 1 + repeats and times == sorted(times), f"check run {row_id}: {times}"
     finally:
         store.close()

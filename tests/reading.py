@@ -59,11 +59,19 @@ def served(tmp: Path) -> Iterator[tuple[str, Filled]]:
     db = f"sqlite:///{tmp / 'newsmon.db'}"
     with FakeSite(noise=True) as site:
         filled = fill(Newsmon(db, tmp), site)
-        store = open_store(db, create=False)
-        server = make_app_server(store, "127.0.0.1", 0)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
-            yield f"http://127.0.0.1:{server.server_port}", filled
-        finally:
-            server.shutdown()
-            store.close()
+        with app_server(db) as base:
+            yield base, filled
+
+
+@contextmanager
+def app_server(db: str) -> Iterator[str]:
+    """The web app over an existing database, on a free loopback port: its base URL."""
+    store = open_store(db, create=False)
+    server = make_app_server(store, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        store.close()

@@ -2,8 +2,6 @@
 an article to a diff, the marked insertions and deletions, on a desktop and a phone, light and dark."""
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,35 +9,10 @@ import pytest
 
 from tests.reading import HOSTILE_TITLE, SILENT_SENTENCE, Filled, served
 
-CHROMIUM = os.environ.get("NEWSMON_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-# As the machine's own probe starts it: no sandbox as root, and nothing that reaches for the network.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
-
-def chromium_or_skip() -> str:
-    if Path(CHROMIUM).exists():
-        return CHROMIUM
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"Chromium is required under CI and is not at {CHROMIUM} (apt-get install chromium)")
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Filled]]:
     with served(tmp_path_factory.mktemp("browser")) as base_and_filled:
         yield base_and_filled
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    executable = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_from_index_to_article_to_diff(app: tuple[str, Filled], browser, tmp_path: Path) -> None:

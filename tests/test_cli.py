@@ -34,12 +34,13 @@ EXPORT_FIELDS = {"site", "article_id", "url", "version", "fetched_at", "status",
                  "lead", "author", "published", "updated", "date_precision", "body", "captions", "metadata_only",
                  "extractor"}
 CHANGE_FIELDS = {"site", "article_id", "url", "title", "edition", "from_version", "to_version", "detected_at",
-                 "fields", "text_changed", "announced", "added_words", "removed_words", "declared_updated"}
+                 "fields", "text_changed", "announced", "added_words", "removed_words", "moved_words", "kinds",
+                 "reverts_to", "declared_updated"}
 ARTICLE_FIELDS = {"site", "article_id", "url", "status", "edition", "section", "title", "published", "versions",
                   "first_seen_at", "last_checked_at", "next_check_at"}
-HISTORY_FIELDS = {"site", "article_id", "url", "status", "urls", "versions", "timeline"}
+HISTORY_FIELDS = {"site", "article_id", "url", "status", "urls", "versions", "headline_flips", "timeline"}
 HISTORY_VERSION_FIELDS = {"version", "fetched_at", "title", "updated", "metadata_only", "fields", "announced",
-                          "added_words", "removed_words"}
+                          "added_words", "removed_words", "moved_words", "kinds", "reverts_to"}
 TIMELINE_FIELDS = {"at", "kind", "outcome", "http_status", "version", "error", "url"}
 
 
@@ -348,9 +349,9 @@ def test_diff_json_segments_rebuild_the_new_text(untouched: Edited) -> None:
         assert (diff["article_id"], diff["from_version"], diff["to_version"]) == (key, old, new)
         assert diff["fields"], key
         for part in diff["fields"]:
-            assert set(part) == {"field", "added_words", "removed_words", "segments"}
-            assert {s["op"] for s in part["segments"]} <= {"=", "+", "-"}
-            rebuilt = "".join(s["text"] for s in part["segments"] if s["op"] in "=+")
+            assert set(part) == {"field", "added_words", "removed_words", "moved_words", "segments"}
+            assert {s["op"] for s in part["segments"]} <= {"=", "+", "-", "<", ">"}
+            rebuilt = "".join(s["text"] for s in part["segments"] if s["op"] in "=+>")
             value = exported[key, new][part["field"]]
             assert rebuilt == ("\n\n".join(value) if isinstance(value, list) else value), (key, part["field"])
     title = untouched.newsmon.json("diff", MOVED, "--format", "json")["fields"]

@@ -15,13 +15,19 @@ from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import select
 
 from monitor.distributed.app import VISIT, conninfo, make_app
 from monitor.distributed.planner import plan_batches, visit_job
-from monitor.store.visits import PlannedVisit
+from monitor.compare.versioning import Provisional
+from monitor.store import open_store
+from monitor.store.checkruns import unpack_times
+from monitor.store.models import Article, Check
+from monitor.store.visits import PlannedVisit, recorded_visits, settled_visits
 from tests.conftest import ROOT, Newsmon, wait_for
 from tests.consistency import assert_consistent
 from tests.fakesite import FakeSite, make_article
+from tests.test_storage import article_fetch, record
 
 SITES, ARTICLES, CONCURRENCY = 3, 4, 2
 
@@ -145,10 +151,15 @@ def test_a_planner_and_two_workers_catch_every_edit_once_politely_despite_a_kill
         assert f"job {replay} (worker" in log and "already stored" in log
 
         # Every planned visit of a finished job is recorded exactly once (jobs read first: a job is marked done
-        # only after its checks are stored).
+        # only after its checks are stored). A row of unchanged checks (a run) names its latest visit only, so
+        # the visit each check concludes is derived from the check times: its article and the check before it.
+        # Every one concluded (by its own check, or by a later one in its stead), and none made twice: a visit
+        # made again comes after later checks, so its key would name none of its row's checks.
         done = {PlannedVisit.from_json(v).key for _, a in visit_jobs(db, "succeeded") for v in a["visits"]}
-        recorded = [key for (key,) in query(db, "SELECT visit_key FROM checks WHERE visit_key IS NOT NULL")]
-        assert done <= set(recorded) and len(recorded) == len(set(recorded))
+        concluded, named = visits_by_check(db)
+        assert done <= concluded
+        assert named and all(key in visits for key, visits in named) and len(named) == len({k for k, _ in named})
+        assert any(len(visits) > 1 for _, visits in named), "no run of checks made by several visits"
         assert not visit_jobs(db, "failed")
         assert "could not store" not in log
 
@@ -179,6 +190,23 @@ def test_a_planner_and_two_workers_catch_every_edit_once_politely_despite_a_kill
             assert [" ".join(p.split()) for p in by_article[str(article.id)][-1]["body"]] == article.body
     assert len(versions) == SITES * ARTICLES + edits
     assert_consistent(db)
+
+
+def visits_by_check(db: str) -> tuple[set[str], list[tuple[str, set[str]]]]:
+    """The visits the checks conclude, each named as the planner names it (its article and the check before
+    it), and each stored visit key with the visits its row's checks conclude."""
+    rows = query(db, "SELECT article_id, checked_at, later, visit_key FROM checks")
+    times: dict[int, list[datetime]] = {}
+    for article_id, first, later, _ in rows:
+        times.setdefault(article_id, []).extend(unpack_times(first, later))
+    concluded: dict[tuple[int, datetime], str] = {}
+    for article_id, checked in times.items():
+        checked.sort()
+        for before, at in zip([None, *checked], checked):
+            concluded[(article_id, at)] = PlannedVisit(article_id, before).key
+    named = [(key, {concluded[(article_id, at)] for at in unpack_times(first, later)})
+             for article_id, first, later, key in rows if key is not None]
+    return set(concluded.values()), named
 
 
 def _count(db: str, table: str) -> int:
@@ -235,7 +263,42 @@ def test_a_planned_visit_is_named_by_its_article_and_last_check() -> None:
     visit = PlannedVisit(431, after)
     assert visit.key == "431@20261201T101502.123456"
     assert PlannedVisit.from_json(visit.as_json()) == visit
+    assert PlannedVisit.from_key(visit.key) == visit and PlannedVisit.from_key("7@never") == PlannedVisit(7, None)
     assert PlannedVisit(7, None).key == "7@never" and len(PlannedVisit(2**31, after).key) < 100
+
+
+def test_a_visit_is_settled_by_its_check_or_by_another_crawl_s_check_since(db_url: str) -> None:
+    """What a crawl's pipeline leaves out. A run of unchanged checks names its latest visit only: the visit
+    it named before is settled all the same, its article having been checked since."""
+    start = datetime(2026, 3, 1, 7, 0, tzinfo=UTC)
+    record(db_url, [article_fetch(start)])
+    store = open_store(db_url)
+    try:
+        def settled(key: str, own: datetime | None = None) -> bool:
+            with store.session() as session:
+                return settled_visits(session, [key], {key: own} if own else {}) == {key}
+
+        with store.session() as session:
+            article_id = session.scalar(select(Article.id))
+        planned = PlannedVisit(article_id, start)
+        assert not settled(planned.key)
+        first_look = start + timedelta(minutes=1)
+        record(db_url, [Provisional(article_fetch(first_look), "suspect", "held for a second look")])
+        assert not settled(planned.key, own=first_look)    # the crawl's own first look settles nothing
+        assert settled(planned.key)                         # another crawl's check since: superseded
+        made = article_fetch(start + timedelta(minutes=2))
+        made.visit_key = planned.key
+        record(db_url, [made])
+        assert settled(planned.key, own=made.fetched_at)    # recorded
+        following = article_fetch(start + timedelta(minutes=3))
+        following.visit_key = PlannedVisit(article_id, made.fetched_at).key
+        record(db_url, [following])                          # merged into the run: the row names this visit
+        with store.session() as session:
+            assert not recorded_visits(session, [planned.key])
+            assert session.scalar(select(Check.repeats).where(Check.visit_key == following.visit_key)) == 1
+        assert settled(planned.key) and settled(planned.key, own=made.fetched_at)
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize("command", [("daemon", "--distributed"), ("worker",)])

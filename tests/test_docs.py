@@ -6,6 +6,7 @@ import dataclasses
 import re
 
 from monitor.cli import build_parser
+from monitor.report.webapp import ROUTES
 from monitor.store import queries
 from tests.conftest import ROOT
 
@@ -23,6 +24,17 @@ def test_every_json_field_is_documented() -> None:
                    queries.VersionSummary, queries.TimelineEntry):
         for field in dataclasses.fields(record):
             assert f"`{field.name}`" in README, (record.__name__, field.name)
+
+
+def test_every_route_of_the_web_app_is_in_the_readme() -> None:
+    """Each route as the README writes it: `/articles/SITE/ID/diff`, `/timegate/URL`."""
+    placeholders = {"site": "SITE", "key": "ID", "url": "URL", "stamp": "STAMP"}
+    for pattern, name in ROUTES:
+        if name == "asset":  # the stylesheet and icon the pages load: no one's address to know
+            continue
+        path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda group: placeholders[group[1]], pattern.pattern)
+        path = path.removeprefix("^").removesuffix("$").replace("\\", "")
+        assert f"`{path}" in README, (name, path)
 
 
 def test_ci_runs_the_readme_test_command() -> None:

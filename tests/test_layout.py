@@ -31,9 +31,10 @@ ALLOWED: dict[str, set[str]] = {
     "daemon": BASE | {"compare", "store", "config", "crawl", "report", "notify"},
     "distributed": BASE | {"compare", "store", "config", "crawl", "report", "notify", "daemon"},
     "reextract": BASE | {"extract", "compare", "store"},
+    "export": BASE | {"compare", "store"},
     "onboard": BASE | {"extract", "config"},
     "cli": BASE | {"compare", "store", "config", "crawl", "report", "daemon", "reextract", "onboard", "notify",
-                   "distributed"},
+                   "distributed", "export"},
     "__main__": {"cli"},
     "__init__": set(),
 }

@@ -130,6 +130,28 @@ silent_only = true
     assert receiver.requests == []
 
 
+def test_a_headline_flipping_back_is_told_once_unless_asked(site: FakeSite, receiver: Receiver,
+                                                             newsmon_sqlite: Newsmon, tmp_path: Path) -> None:
+    """A -> B -> A -> B: the first change is news; going back to a headline already seen is not, unless the
+    subscription asks for reverts."""
+    cfg = config(tmp_path / "c.toml", site, f"""
+[notify.once]
+webhook = "{receiver.url('/once')}"
+
+[notify.every]
+webhook = "{receiver.url('/every')}"
+reverts = true
+""")
+    newsmon_sqlite.crawl_config(cfg)
+    first = site.article(QUIET).title
+    for title in ("Un titre essayé contre l'autre", first, "Un titre essayé contre l'autre"):
+        site.edit(QUIET, title=title)
+        newsmon_sqlite.crawl_config(cfg, "--all")
+    assert [r.json["to_version"] for r in hooks(receiver, "/once")] == [2]
+    every = hooks(receiver, "/every")
+    assert [(r.json["to_version"], r.json["reverts_to"]) for r in every] == [(2, None), (3, 1), (4, 2)]
+
+
 def test_min_words_and_digests(site: FakeSite, receiver: Receiver, newsmon_sqlite: Newsmon, tmp_path: Path) -> None:
     cfg = config(tmp_path / "c.toml", site, f"""
 [notify.big]
@@ -253,6 +275,8 @@ events = []
     ('urls = ["json://127.0.0.1/x"]\nfields = ["headline"]', ("notify.n.fields", "headline")),
     ('urls = ["json://127.0.0.1/x"]\ndigest = "soon"', ("notify.n.digest",)),
     ('urls = ["json://127.0.0.1/x"]\nsilent = true', ("notify.n.silent", "unknown key")),
+    ('urls = ["json://127.0.0.1/x"]\nreverts = "yes"', ("notify.n.reverts", "true or false")),
+    ('urls = ["json://127.0.0.1/x"]\nrevert = true', ("notify.n.revert", "unknown key")),
     ("", ("notify.n.urls",)),
 ])
 def test_a_bad_subscription_is_one_line_naming_the_key_and_the_file(table: str, names: tuple[str, ...],

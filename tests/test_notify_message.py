@@ -69,3 +69,24 @@ def test_filters() -> None:
     alert = Notice(id=9, kind="alert", site="lepetitjournal", at=AT, detail="the site never answered")
     assert not Subscription("all", target).wants(gone) and Subscription("g", target, events=("gone",)).wants(gone)
     assert not Subscription("all", target).wants(alert) and Subscription("ops", target, errors=True).wants(alert)
+
+
+def test_a_revert_is_not_told_again_unless_asked() -> None:
+    target = (Target("webhook", "http://127.0.0.1/hook"),)
+    back = change([1], fields=("title",), reverts_to=1, from_version=2, to_version=3)
+    assert not Subscription("all", target).wants(back)
+    assert Subscription("reverts", target, reverts=True).wants(back)
+    message = render(back)
+    assert "back to the text of v1" in message.body and message.payload["reverts_to"] == 1
+
+
+def test_a_moved_paragraph_is_told_by_its_ends() -> None:
+    moved = BODY[1:] + BODY[:1]
+    diff = diff_field("body", BODY, moved)
+    notice = change([], diffs=(diff,), added_words=0, removed_words=0, moved_words=diff.moved_words,
+                    kinds=("move",))
+    body = render(notice).body
+    assert f"+0 −0 words, {diff.moved_words} moved" in body and "(move)" in body
+    assert "[<Paragraphe 0 : le conseil municipal a voté … port de pêche et ses quais. ¶ <]" in body
+    assert "{> ¶ Paragraphe 0 : le conseil municipal … sur le port de pêche et ses quais.>}" in body
+    assert "{>" in body and "[-" not in body and "{+" not in body

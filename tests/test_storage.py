@@ -1,6 +1,7 @@
 """Compact storage (issue 12): pages in zstd with per-site dictionaries, packed text, check rows without the
-article's URL, `newsmon stats`, `newsmon prune`, and migration 0007 converting an old database in batches,
-resumable after SIGKILL. Real SQLite files and real PostgreSQL databases; no mocks."""
+article's URL, runs of unchanged checks in one row, `newsmon stats`, `newsmon prune`, and migration 0007
+converting an old database in batches, resumable after SIGKILL. Real SQLite files and real PostgreSQL
+databases; no mocks."""
 from __future__ import annotations
 
 import json
@@ -18,14 +19,24 @@ import pytest
 import sqlalchemy as sa
 import zstandard
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
+from monitor.compare.policy import RevisitPolicy
+from monitor.compare.versioning import Provisional
+from monitor.iso import utc_iso
+from monitor.items import ExtractedArticle, Fetch
 from monitor.report.webapp import make_app_server
 from monitor.store import compression, open_store
+from monitor.store.checkruns import RUN_LIMIT
 from monitor.store.compression import PagePacker, read_page
-from monitor.store.engine import _alembic_config, _engine
+from monitor.store.engine import MIGRATIONS, _alembic_config, _engine
+from monitor.store.ingest import ensure_site, record_fetches
 from monitor.store.models import Article, Check, PageDictionary, Site, Version
+from monitor.store.queries import check_times
 from tests.conftest import ROOT, Newsmon
+from tests.consistency import assert_consistent
 from tests.fakesite import Block, FakeSite
 
 WORDS = ("le ministre a annoncé lundi une réforme du port de Phnom Penh dont les travaux commenceront "
@@ -253,6 +264,141 @@ def test_prune_refuses_a_bad_age_in_one_line(crawled: Newsmon, value: str) -> No
     assert proc.stderr.count("\n") == 1 and "--raw-older-than" in proc.stderr
 
 
+# ---------------------------------------------------------------- check runs
+
+CANONICAL = "http://x/cambodge/actualites/un-titre-431500"
+OLD_SLUG = "http://x/cambodge/actualites/un-ancien-titre-431500"
+FIRST_BODY, EDITED_BODY = "Un premier paragraphe, tel que publié.", "Un premier paragraphe, réécrit depuis."
+
+
+def article_fetch(at: datetime, status: int = 200, *, url: str = CANONICAL, body: str = FIRST_BODY) -> Fetch:
+    """A fetch of article 431500: its page read as `body` (200), a 304, or an error (any other status)."""
+    article = ExtractedArticle(key="431500", url=CANONICAL, edition="cambodge", section="actualites",
+                               title="Un titre", lead="Un chapeau.", author="", published=None, updated=None,
+                               date_precision="day", body=(body,), captions=(), extractor="test/1")
+    return Fetch(site="lepetitjournal", key="431500", requested_url=url, url=url, status=status, fetched_at=at,
+                 article=article if status == 200 else None,
+                 error=None if status in (200, 304) else f"HTTP {status}",
+                 raw=f"<html><p>{body}</p></html>".encode() if status == 200 else b"", encoding="utf-8")
+
+
+def record(db: str, *batches: list[Fetch | Provisional]) -> None:
+    """Each batch in its own transaction, as the crawl's pipeline writes them."""
+    store = open_store(db)
+    try:
+        for batch in batches:
+            with store.session() as session:
+                site_id = ensure_site(session, "lepetitjournal", "lepetitjournal", "http://x")
+                record_fetches(session, site_id, batch, RevisitPolicy())
+    finally:
+        store.close()
+
+
+def check_rows(db: str) -> list[tuple]:
+    return [tuple(row) for row in sql(db, "SELECT outcome, http_status, repeats, url FROM checks ORDER BY id")]
+
+
+def stored_times(db: str) -> list[datetime]:
+    store = open_store(db, create=False)
+    try:
+        with store.session() as session:
+            return [at for check in session.scalars(select(Check).order_by(Check.id)) for at in check_times(check)]
+    finally:
+        store.close()
+
+
+def test_a_run_merges_unchanged_checks_only_and_every_reader_sees_each_check(newsmon: Newsmon) -> None:
+    # Steps from a microsecond to over a year: each time must come back exactly.
+    steps = [timedelta(0), timedelta(minutes=30), timedelta(microseconds=1), timedelta(days=400, microseconds=7),
+             timedelta(hours=6), timedelta(seconds=1, microseconds=999_999), timedelta(days=1), timedelta(hours=2),
+             timedelta(minutes=1), timedelta(hours=1), timedelta(minutes=5), timedelta(microseconds=250),
+             timedelta(hours=3), timedelta(days=2), timedelta(microseconds=3)]
+    t = [datetime(2026, 3, 1, 7, 15, 2, 123_456, tzinfo=UTC) + sum(steps[:i + 1], timedelta()) for i in range(15)]
+    record(newsmon.db,
+           [article_fetch(t[0])],                                       # new
+           [article_fetch(t[1])],                                       # unchanged: a run starts
+           [article_fetch(t[2]), article_fetch(t[3])],                  # joins it, from the database then the batch
+           [article_fetch(t[4], 500)],                                  # an error ends it
+           [article_fetch(t[5])],                                       # a run of its own after the error
+           [article_fetch(t[6], 304), article_fetch(t[7], 304)],        # another status: another run
+           [article_fetch(t[8], url=OLD_SLUG)],                         # fetched at another URL (a redirect)
+           [article_fetch(t[9])],
+           [article_fetch(t[10], body=EDITED_BODY)],                    # changed
+           [article_fetch(t[11], body=EDITED_BODY)],                    # unchanged, but another version
+           [Provisional(article_fetch(t[12], body=EDITED_BODY), "suspect", "held for a second look")],
+           [article_fetch(t[13], body=EDITED_BODY), article_fetch(t[14], body=EDITED_BODY)])
+    assert check_rows(newsmon.db) == [
+        ("new", 200, 0, None), ("unchanged", 200, 2, None), ("error", 500, 0, None), ("unchanged", 200, 0, None),
+        ("unchanged", 304, 1, None), ("unchanged", 200, 0, OLD_SLUG), ("unchanged", 200, 0, None),
+        ("changed", 200, 0, None), ("unchanged", 200, 0, None), ("suspect", 200, 0, None),
+        ("unchanged", 200, 1, None)]
+    assert stored_times(newsmon.db) == t
+    history = newsmon.json("history", "431500", "--json")
+    checks = [e for e in history["timeline"] if e["kind"] == "check"]
+    assert [e["at"] for e in checks] == [utc_iso(at) for at in t]
+    assert [(e["outcome"], e["http_status"], e["version"]) for e in checks] == [
+        ("new", 200, 1), *[("unchanged", 200, 1)] * 3, ("error", 500, None), ("unchanged", 200, 1),
+        *[("unchanged", 304, 1)] * 2, *[("unchanged", 200, 1)] * 2, ("changed", 200, 2), ("unchanged", 200, 2),
+        ("suspect", 200, None), *[("unchanged", 200, 2)] * 2]
+    assert [e["url"] for e in checks] == [CANONICAL] * 8 + [OLD_SLUG] + [CANONICAL] * 6
+    (rows, total), = sql(newsmon.db, "SELECT count(*), sum(bytes) FROM checks")
+    assert total == sum(len(article_fetch(at).raw) for at in t[:4]) + 3 * len(article_fetch(t[0]).raw) + sum(
+        len(article_fetch(at, body=EDITED_BODY).raw) for at in t[10:])
+    stats = newsmon.json("stats", "--json")
+    assert stats["sites"][0]["checks"] == 15 and {t["table"]: t["rows"] for t in stats["tables"]}["checks"] == rows
+    assert stats["bytes_per_check"] == pytest.approx(
+        next(t["bytes"] for t in stats["tables"] if t["table"] == "checks") / 15, abs=0.1)
+    assert_consistent(newsmon.db)
+
+
+def test_a_run_stops_at_its_limit_and_its_times_come_back_exact(db_url: str) -> None:
+    start = datetime(2026, 3, 1, 7, 15, 2, 123_456, tzinfo=UTC)
+    times = [start + timedelta(hours=i, microseconds=i * 37) for i in range(RUN_LIMIT + 4)]
+    record(db_url, [article_fetch(times[0])], [article_fetch(at) for at in times[1:]])
+    assert check_rows(db_url) == [("new", 200, 0, None), ("unchanged", 200, RUN_LIMIT - 1, None),
+                                  ("unchanged", 200, 2, None)]
+    assert stored_times(db_url) == times
+    assert_consistent(db_url)
+
+
+def test_two_writers_extending_one_run_never_lose_a_check(db_url: str) -> None:
+    """The second merge into a row another writer extended meanwhile fails (and the pipeline records its batch
+    again), instead of overwriting the other's check."""
+    start = datetime(2026, 3, 1, 7, 0, tzinfo=UTC)
+    record(db_url, [article_fetch(start), article_fetch(start + timedelta(hours=1))])
+    first, second = open_store(db_url), open_store(db_url)
+    try:
+        with pytest.raises(StaleDataError):  # noqa: SIM117 - the late writer's transaction must be open first
+            with second.session() as late:
+                site_id = ensure_site(late, "lepetitjournal", "lepetitjournal", "http://x")
+                record_fetches(late, site_id, [article_fetch(start + timedelta(hours=3))], RevisitPolicy())
+                with first.session() as early:
+                    record_fetches(early, site_id, [article_fetch(start + timedelta(hours=2))], RevisitPolicy())
+    finally:
+        first.close()
+        second.close()
+    record(db_url, [article_fetch(start + timedelta(hours=3))])   # the batch recorded again
+    assert check_rows(db_url) == [("new", 200, 0, None), ("unchanged", 200, 2, None)]
+    assert stored_times(db_url) == [start + timedelta(hours=h) for h in range(4)]
+
+
+def test_crawls_that_find_nothing_new_extend_runs_and_history_lists_every_check(crawled: Newsmon,
+                                                                                 site: FakeSite) -> None:
+    for _ in range(2):
+        crawled.crawl(site, "--all")
+    # Two rows per article (new, then unchanged), both crawls merged into the second; the edited article's
+    # second row is its change, so its unchanged checks start a run of their own.
+    rows = dict(sql(crawled.db, "SELECT a.key, count(*) FROM checks c JOIN articles a ON a.id = c.article_id "
+                                "GROUP BY a.key"))
+    assert rows == {str(a.id): 3 if a.id == 431010 else 2 for a in site.articles}
+    for article in site.articles:
+        checks = [e for e in crawled.json("history", str(article.id), "--json")["timeline"] if e["kind"] == "check"]
+        assert len(checks) == 4 and [e["at"] for e in checks] == sorted({e["at"] for e in checks})
+    stats = crawled.json("stats", "--json")
+    assert stats["sites"][0]["checks"] == 4 * len(site.articles)
+    assert_consistent(crawled.db)
+
+
 # ---------------------------------------------------------------- migration 0007
 
 VERSIONS, ARTICLES = 600, 30
@@ -339,7 +485,8 @@ def test_the_migration_converts_an_old_database_and_resumes_after_sigkill(db_url
                        for v in expected)
     finally:
         store.close()
-    assert sql(db_url, "SELECT version_num FROM alembic_version") == [("0007",)]
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()   # the later migrations ran after it
+    assert sql(db_url, "SELECT version_num FROM alembic_version") == [(head,)]
     assert "compact_progress" not in sa.inspect(sa.create_engine(db_url)).get_table_names()
 
 

@@ -1,37 +1,22 @@
-"""Word-level diffs of article fields. Pure.
+"""Word-level diffs of article fields, moves marked. Pure.
 
-The technique is diff-match-patch's "word mode": each distinct word becomes one character, the two
-character strings are diffed and semantically cleaned up, and the characters are mapped back to words.
-Words are matched on their comparison form, so a typography-only difference inside an edited paragraph
-is not shown as a change; the text shown is always the text as published (the newer one for unchanged
-words).
-
-The diff itself is the C++ port (fast-diff-match-patch) with no time limit: the pure-Python package
-gives up after one second on long texts and returns a near-total rewrite instead (bench/diff_engines.py).
+The word diff itself is monitor/compare/words.py; text that only moved within a field is marked as moved
+(monitor/compare/moves.py) and counted apart from the words added and removed.
 """
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
-import fast_diff_match_patch as dmp
-
+from monitor.compare.moves import mark_moves
 from monitor.compare.normalize import comparison_form
 from monitor.compare.versioning import TEXT_FIELDS, Content
+from monitor.compare.words import (DELETE, EQUAL, INSERT, MOVED_FROM, MOVED_TO, NEW_SIDE, OLD_SIDE, PARAGRAPH_BREAK,
+                                   Segment, block_tokens, count_words, diff_tokens, tokens)
 
-_TOKEN = re.compile(r"\w+(?:['’\-]\w+)*\s*|[^\w\s]\s*|\s+")
-_WORD = re.compile(r"\w+(?:['’\-]\w+)*")
-PARAGRAPH_BREAK = "\n\n"
-
-INSERT, DELETE, EQUAL = "+", "-", "="
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    op: str      # "=", "+" or "-"
-    text: str
+__all__ = ["DELETE", "EQUAL", "INSERT", "MOVED_FROM", "MOVED_TO", "NEW_SIDE", "OLD_SIDE", "PARAGRAPH_BREAK",
+           "FieldDiff", "Segment", "diff_articles", "diff_field", "is_changed", "paragraphs", "tokens",
+           "without_moves"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,65 +25,13 @@ class FieldDiff:
     segments: tuple[Segment, ...]
     added_words: int
     removed_words: int
+    moved_words: int         # words that stand elsewhere in the field now (MOVED_TO), counted once
 
 
-def tokens(text: str) -> list[str]:
-    """Words (with elisions and hyphens), punctuation marks, each with the whitespace that follows it."""
-    return _TOKEN.findall(text)
-
-
-def _block_tokens(blocks: Sequence[str]) -> list[str]:
-    out: list[str] = []
-    for i, block in enumerate(blocks):
-        if i:
-            out.append(PARAGRAPH_BREAK)
-        out.extend(tokens(block))
-    return out
-
-
-@lru_cache(maxsize=65536)
-def _token_key(token: str) -> str:
-    """Texts repeat their words: each distinct token is normalised once."""
-    return PARAGRAPH_BREAK if token == PARAGRAPH_BREAK else comparison_form(token)
-
-
-def _chars(toks: list[str], codes: dict[str, str]) -> str:
-    out = []
-    for tok in toks:
-        key = _token_key(tok)
-        if key not in codes:
-            # Skip the surrogate range: those code points cannot stand alone in a str passed to C++.
-            n = len(codes) + 0x100
-            codes[key] = chr(n if n < 0xD800 else n + 0x800)
-        out.append(codes[key])
-    return "".join(out)
-
-
-def diff_tokens(old: list[str], new: list[str]) -> list[Segment]:
-    codes: dict[str, str] = {}
-    a, b = _chars(old, codes), _chars(new, codes)
-    return to_segments(dmp.diff(a, b, timelimit=0, cleanup="Semantic", counts_only=True), old, new)
-
-
-def to_segments(ops: Iterable[tuple[str, int]], old: list[str], new: list[str]) -> list[Segment]:
-    """Map a character diff (op, length) back to the tokens the characters stand for."""
-    segments: list[Segment] = []
-    i = j = 0
-    for op, length in ops:
-        if op == DELETE:
-            segments.append(Segment(DELETE, "".join(old[i:i + length])))
-            i += length
-        elif op == INSERT:
-            segments.append(Segment(INSERT, "".join(new[j:j + length])))
-            j += length
-        else:
-            segments.append(Segment(EQUAL, "".join(new[j:j + length])))
-            i, j = i + length, j + length
-    return segments
-
-
-def count_words(segments: Sequence[Segment], op: str) -> int:
-    return sum(len(_WORD.findall(s.text)) for s in segments if s.op == op)
+def field_diff(name: str, segments: Sequence[Segment]) -> FieldDiff:
+    """The diff of a field from its segments, its words counted."""
+    return FieldDiff(name, tuple(segments), count_words(segments, INSERT), count_words(segments, DELETE),
+                     count_words(segments, MOVED_TO))
 
 
 def diff_field(name: str, old: str | Sequence[str], new: str | Sequence[str]) -> FieldDiff:
@@ -106,8 +39,8 @@ def diff_field(name: str, old: str | Sequence[str], new: str | Sequence[str]) ->
     if isinstance(old, str) and isinstance(new, str):
         segments = diff_tokens(tokens(old), tokens(new))
     else:
-        segments = diff_tokens(_block_tokens(list(old)), _block_tokens(list(new)))
-    return FieldDiff(name, tuple(segments), count_words(segments, INSERT), count_words(segments, DELETE))
+        segments = diff_tokens(block_tokens(list(old)), block_tokens(list(new)))
+    return field_diff(name, mark_moves(segments))
 
 
 def diff_articles(old: Content, new: Content, fields: Sequence[str] = TEXT_FIELDS) -> list[FieldDiff]:
@@ -134,7 +67,7 @@ def paragraphs(segments: Sequence[Segment]) -> list[list[Segment]]:
             if i:
                 out.append([])
             if piece:
-                out[-1].append(Segment(segment.op, piece))
+                out[-1].append(replace(segment, text=piece))
     return [p for p in out if p]
 
 
@@ -151,5 +84,5 @@ def without_moves(diffs: Sequence[FieldDiff]) -> list[FieldDiff]:
         segments = tuple(Segment(EQUAL, s.text) if s.op == INSERT and comparison_form(s.text) in moved else s
                          for s in d.segments if not (s.op == DELETE and comparison_form(s.text) in moved))
         if is_changed(segments):
-            out.append(FieldDiff(d.field, segments, count_words(segments, INSERT), count_words(segments, DELETE)))
+            out.append(field_diff(d.field, segments))
     return out

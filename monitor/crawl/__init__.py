@@ -1,2 +1,2 @@
-"""Crawling with Scrapy: one component per module (pipeline, frontier, confirmation, retries, progress),
-and running a crawl of one site with the summary it comes to."""
+"""Crawling with Scrapy: one component per module (pipeline, frontier, confirmation, retries,
+heads, progress), and running a crawl of one site with the summary it comes to."""

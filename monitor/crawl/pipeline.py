@@ -5,8 +5,9 @@ of 200 written in a thread take ~0.25 s with stalls of a few ms (FIELD-NOTES).
 
 A crawl of planned visits (distributed mode: NEWSMON_VISITS, article key -> visit key) names on each
 article's concluding fetch the visit it makes (`Fetch.visit_key`, stored in checks.visit_key, unique), and
-leaves out the fetches of a visit some check already records: a job run again after its worker died, or
-by two workers at once, is recorded once.
+leaves out the fetches of a visit already settled (a check records it, or another crawl checked the article
+since it was planned: a run of unchanged checks keeps only its latest visit's name): a job run again after
+its worker died, or by two workers at once, is recorded once.
 """
 from __future__ import annotations
 
@@ -14,19 +15,21 @@ import asyncio
 import logging
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from monitor.compare.policy import RevisitPolicy
 from monitor.compare.versioning import Provisional
 from monitor.items import Fetch
 from monitor.store import Store, open_store
 from monitor.store.ingest import Counts, ensure_site, record_fetches
-from monitor.store.visits import recorded_visits
+from monitor.store.visits import settled_visits
 
 logger = logging.getLogger(__name__)
 _OPENING = threading.Lock()
@@ -54,6 +57,7 @@ class StorePipeline:
         self.flush_seconds = crawler.settings.getfloat("NEWSMON_FLUSH_SECONDS")
         self.policy: RevisitPolicy = crawler.settings.get("NEWSMON_POLICY") or RevisitPolicy()
         self.visits: dict[str, str] = crawler.settings.getdict("NEWSMON_VISITS")
+        self.stored: dict[str, datetime] = {}   # visit key -> this crawl's latest stored fetch of its article
         self.pending: list[Fetch | Provisional] = []
         self.last_flush = time.monotonic()
         self.lock = asyncio.Lock()
@@ -106,9 +110,9 @@ class StorePipeline:
         try:
             try:
                 return self._record(batch)
-            except IntegrityError:
-                # Another process stored some of these articles (or made the same visit) meanwhile: read its
-                # rows and decide again.
+            except (IntegrityError, StaleDataError):
+                # Another process stored some of these articles (or made the same visit, or merged a check
+                # into a run this batch extends) meanwhile: read its rows and decide again.
                 return self._record(batch)
         except SQLAlchemyError as exc:
             # Nothing of the batch was written (one transaction): its articles are still due and will be
@@ -122,11 +126,16 @@ class StorePipeline:
         with self.store.session() as session:
             if self.visits:
                 batch = self._unrecorded(session, batch)
-            return record_fetches(session, self.site_id, batch, self.policy, self.crawler.spider.reread)
+            counts = record_fetches(session, self.site_id, batch, self.policy, self.crawler.spider.reread)
+        for item in batch:   # committed: these are this crawl's own checks, which settle none of its visits
+            if (visit := self.visits.get(_key(item))) is not None:
+                self.stored[visit] = _fetch(item).fetched_at
+        return counts
 
     def _unrecorded(self, session: Session, batch: list[Fetch | Provisional]) -> list[Fetch | Provisional]:
-        """The batch less the fetches of visits a check already records (first looks included)."""
-        done = recorded_visits(session, {self.visits[key] for key in {_key(i) for i in batch} if key in self.visits})
+        """The batch less the fetches of visits already settled (first looks included)."""
+        keys = {self.visits[key] for key in {_key(i) for i in batch} if key in self.visits}
+        done = settled_visits(session, keys, self.stored)
         kept = [item for item in batch if self.visits.get(_key(item)) not in done]
         if len(kept) < len(batch):
             self.crawler.stats.inc_value("newsmon/visits_recorded_before", len(batch) - len(kept))
@@ -136,5 +145,9 @@ class StorePipeline:
         await self.flush()
 
 
+def _fetch(item: Fetch | Provisional) -> Fetch:
+    return item.fetch if isinstance(item, Provisional) else item
+
+
 def _key(item: Fetch | Provisional) -> str:
-    return item.fetch.key if isinstance(item, Provisional) else item.key
+    return _fetch(item).key

@@ -28,6 +28,7 @@ from monitor.notify.notice import Notice
 from monitor.notify.subscriptions import Subscription, Target
 from monitor.store import Store, outbox
 from monitor.store.models import Delivery, Outbox, Version
+from monitor.store.queries import version_reverts
 
 logger = logging.getLogger("newsmon.notify")
 
@@ -181,6 +182,8 @@ def notice_of(session: Session, row: Outbox, *, with_diffs: bool) -> Notice:
     return replace(base, **fields, title=new.title, at=change.detected_at,
                    fields=tuple(change.fields), text_changed=change.text_changed, announced=change.announced,
                    added_words=change.added_words, removed_words=change.removed_words,
+                   moved_words=change.moved_words, kinds=tuple(change.kinds),
+                   reverts_to=version_reverts(session, [article.id]).get((article.id, new.number)),
                    from_version=old.number, to_version=new.number,
                    diffs=tuple(diff_articles(old, new)) if with_diffs else ())
 

@@ -1,8 +1,9 @@
 """What a notification says: the article, the kind of change, the fields, and the changed words themselves
 with a little context around each, in full for mail and webhooks, shortened to fit a chat service. Pure.
 
-Plain text marks words as `git diff --word-diff` does: [-removed-] and {+added+}; the webhook's JSON body
-carries the diff as segments (the same form as `newsmon diff --json`).
+Plain text marks words as `git diff --word-diff` does: [-removed-] and {+added+}, and moved text as
+`newsmon diff` does, [<where it stood<] and {>where it stands now>}, shortened to its ends; the webhook's JSON
+body carries the diff as segments (the same form as `newsmon diff --json`).
 """
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from monitor.compare.diffing import DELETE, EQUAL, INSERT, FieldDiff
+from monitor.compare.diffing import EQUAL, MOVED_FROM, MOVED_TO, FieldDiff
 from monitor.iso import to_iso
 from monitor.notify.notice import Notice
 from monitor.report.labels import FIELD_LABELS, change_kind, field_list, kind_label
-from monitor.report.terminal import diff_as_json
+from monitor.report.terminal import diff_as_json, marked
 
 CONTEXT_WORDS = 8          # words of unchanged text shown on each side of a change
 ALERT_TITLES = {"alert": "newsmon: trouble with {site}", "recovered": "newsmon: {site} is back to normal"}
@@ -92,8 +93,11 @@ def summary(notice: Notice) -> str:
         detail = f" ({notice.detail})" if notice.detail else ""
         return f"{EVENT_TITLES[notice.kind]}{detail}, seen {at}"
     kind = kind_label(notice.text_changed, notice.announced, notice.fields).capitalize()
-    return (f"{kind}: {field_list(list(notice.fields))} · +{notice.added_words} −{notice.removed_words} words · "
-            f"v{notice.from_version} → v{notice.to_version}, seen {at}")
+    moved = f", {notice.moved_words} moved" if notice.moved_words else ""
+    kinds = f" ({', '.join(notice.kinds)})" if notice.kinds else ""
+    kinds += f", back to the text of v{notice.reverts_to}" if notice.reverts_to else ""
+    return (f"{kind}: {field_list(list(notice.fields))}{kinds} · +{notice.added_words} −{notice.removed_words} words"
+            f"{moved} · v{notice.from_version} → v{notice.to_version}, seen {at}")
 
 
 def payload(notice: Notice, link: str | None) -> dict[str, Any]:
@@ -108,8 +112,8 @@ def payload(notice: Notice, link: str | None) -> dict[str, Any]:
     return record | {
         "kind": change_kind(notice.text_changed, notice.announced, notice.fields), "fields": list(notice.fields),
         "from_version": notice.from_version, "to_version": notice.to_version,
-        "added_words": notice.added_words, "removed_words": notice.removed_words,
-        "diff": diff_as_json(list(notice.diffs))}
+        "added_words": notice.added_words, "removed_words": notice.removed_words, "moved_words": notice.moved_words,
+        "kinds": list(notice.kinds), "reverts_to": notice.reverts_to, "diff": diff_as_json(list(notice.diffs))}
 
 
 # ---------------------------------------------------------------- the changed words
@@ -147,9 +151,11 @@ def _words(segments, start: int, end: int) -> int:
 
 def _marked(op: str, text: str) -> str:
     text = text.replace("\n\n", " ¶ ")
-    if op == DELETE:
-        return f"[-{text}-]"
-    return f"{{+{text}+}}" if op == INSERT else text
+    if op in (MOVED_FROM, MOVED_TO):   # the text itself is no news: its ends say which it is
+        words = text.split(" ")
+        if len(words) > 2 * CONTEXT_WORDS:
+            text = " ".join([*words[:CONTEXT_WORDS], "…", *words[-CONTEXT_WORDS:]])
+    return marked(op, text)
 
 
 def _context(text: str, *, tail: bool) -> str:

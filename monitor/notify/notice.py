@@ -24,6 +24,9 @@ class Notice:
     announced: bool = False
     added_words: int = 0
     removed_words: int = 0
+    moved_words: int = 0
+    kinds: tuple[str, ...] = ()     # kinds of edit (monitor/compare/edit_kinds.py)
+    reverts_to: int | None = None   # the earlier version whose text the change brings back
     from_version: int | None = None
     to_version: int | None = None
     diffs: tuple[FieldDiff, ...] = ()

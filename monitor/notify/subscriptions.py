@@ -38,6 +38,7 @@ class Subscription:
     events: tuple[str, ...] = ("change",)
     errors: bool = False                  # alerts about newsmon itself: a site down, extraction broken
     digest: timedelta | None = None       # one message per period instead of one per notice
+    reverts: bool = False                 # also changes back to a text seen before (a revert, a headline flip-flop)
     retry: timedelta = DEFAULT_RETRY
 
     def wants(self, notice: Notice) -> bool:
@@ -54,8 +55,9 @@ class Subscription:
         return notice.kind != "change" or self.wants_change(notice)
 
     def wants_change(self, notice: Notice) -> bool:
-        """A change of text by default; a change of the declared dates alone only when `fields` names
-        "dates"; never the same page read by another extractor (no edit at all)."""
+        """A change of text by default, unless it brings back a text seen before (`reverts`); a change of the
+        declared dates alone only when `fields` names "dates"; never the same page read by another extractor
+        (no edit at all)."""
         if notice.text_changed:
             if self.fields and not set(self.fields) & set(notice.fields):
                 return False
@@ -63,6 +65,8 @@ class Subscription:
             return False
         if self.silent_only and (notice.announced or not notice.text_changed):
             return False
+        if notice.reverts_to is not None and not self.reverts:
+            return False   # a text seen before: a headline A/B test would otherwise flood subscribers
         return notice.added_words + notice.removed_words >= self.min_words
 
 

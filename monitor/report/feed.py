@@ -17,6 +17,7 @@ from monitor.report.pages import inline_diff_html
 from monitor.store.queries import ChangeRecord
 
 ATOM = "http://www.w3.org/2005/Atom"
+EDIT_KIND_SCHEME = "urn:newsmon:edit-kind"   # categories naming kinds of edit, apart from those naming fields
 ET.register_namespace("", ATOM)
 
 
@@ -33,9 +34,12 @@ def entry_title(change: ChangeRecord) -> str:
 
 
 def entry_summary(change: ChangeRecord) -> str:
+    moved = f", {change.moved_words} moved" if change.moved_words else ""
+    kinds = f" ({', '.join(change.kinds)})" if change.kinds else ""
+    kinds += f", back to the text of v{change.reverts_to}" if change.reverts_to else ""
     return (f"v{change.from_version} → v{change.to_version} of {change.site}:{change.article_id} "
-            f"({change.edition or 'no edition'}): +{change.added_words} −{change.removed_words} words in "
-            f"{field_list(change.fields)}")
+            f"({change.edition or 'no edition'}): +{change.added_words} −{change.removed_words} words{moved} in "
+            f"{field_list(change.fields)}{kinds}")
 
 
 def atom_feed(changes: Sequence[ChangeRecord], diffs_of: Callable[[ChangeRecord], list[FieldDiff]], *,
@@ -63,4 +67,6 @@ def atom_feed(changes: Sequence[ChangeRecord], diffs_of: Callable[[ChangeRecord]
         _el(entry, "content", inline_diff_html(diffs_of(change)), type="html")
         for field in change.fields:
             _el(entry, "category", term=field)
+        for kind in change.kinds:
+            _el(entry, "category", term=kind, scheme=EDIT_KIND_SCHEME)
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)

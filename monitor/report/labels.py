@@ -30,6 +30,14 @@ def field_list(fields: list[str]) -> str:
     return ", ".join(FIELD_LABELS.get(f, f) for f in fields)
 
 
+# What each kind of edit means (monitor/compare/edit_kinds.py has the rules), for a badge's tooltip.
+EDIT_KIND_HELP = {
+    "headline": "the title was rewritten", "byline": "the author changed",
+    "spelling": "only spelling: each changed word is a close variant of its replacement",
+    "figures": "a number was replaced", "quotes": "words inside a quotation changed",
+    "addition": "a paragraph was added", "removal": "a paragraph was removed",
+    "move": "text moved within the article", "correction": "a correction line appeared"}
+
 FEED_TITLE = "newsmon: edits to published articles"
 
 

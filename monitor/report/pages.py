@@ -14,7 +14,8 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from monitor.compare.diffing import FieldDiff, Segment, is_changed, paragraphs
-from monitor.report.labels import FIELD_LABELS, KIND_LABELS, article_feed_title, change_kind
+from monitor.compare.edit_kinds import EDIT_KINDS
+from monitor.report.labels import EDIT_KIND_HELP, FIELD_LABELS, KIND_LABELS, article_feed_title, change_kind
 from monitor.store.queries import ArticleView, ChangeRecord, EventRecord
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -48,6 +49,9 @@ class Links:
 
     def feed(self) -> str:
         return f"{self.root}feed.atom"
+
+    def stats(self) -> str:
+        return f"{self.root}stats{self.suffix}"
 
     def article_feed(self, site: str, article_id: str) -> str:
         """One article's feed: beside its page in a static report (ID.html, ID.atom), under its route live."""
@@ -111,6 +115,8 @@ def _environment() -> Environment:
     env.filters["is_web_url"] = is_web_url
     env.globals["field_labels"] = FIELD_LABELS
     env.globals["kind_labels"] = KIND_LABELS
+    env.globals["edit_kind_help"] = EDIT_KIND_HELP
+    env.globals["edit_kinds"] = EDIT_KINDS
     env.globals["change_kind"] = change_kind
     env.globals["article_feed_title"] = article_feed_title
     return env

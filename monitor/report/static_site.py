@@ -4,6 +4,7 @@
     OUT/articles/SITE/ID.html            one page per article: changes (inline and side by side), timeline
     OUT/articles/SITE/ID.atom            that article's changes as an Atom feed
     OUT/feed.atom                        the same changes as an Atom feed
+    OUT/stats.html                       charts of the same edits: per day, silent or announced, delays, most edited
     OUT/static/newsmon.css
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from monitor.errors import BadInput
 from monitor.report.feed import atom_feed
 from monitor.report.labels import FEED_TITLE, article_feed_title
 from monitor.report.pages import STATIC, Context, Links, article_page, index_page
+from monitor.report.stats import read_edits, stats_page, summarise
 from monitor.store import Store, queries
 
 # A report opened from disk cannot send headers: the same policy as the web app's, in a <meta>.
@@ -53,6 +55,8 @@ def _write_report(store: Store, out: Path, where: queries.ChangeFilter, filters_
         (out / "index.html").write_text(index_page(
             top, changes, events, total_label=f"{len(changes)} change{'s' if len(changes) != 1 else ''}",
             filters_label=filters_label), encoding="utf-8")
+        (out / "stats.html").write_text(stats_page(top, summarise(read_edits(session, where)),
+                                                   filters_label=filters_label), encoding="utf-8")
         pages = {(c.site, c.article_id) for c in changes} | {(e.site, e.article_id) for e in events}
         nested = Context(Links(root="../../", suffix=".html"), generated, database, STATIC_CSP)
         diffs: dict[tuple[str, str, int], list[FieldDiff]] = {}

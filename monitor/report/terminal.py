@@ -1,7 +1,8 @@
 """Renderers for the terminal, plain text and JSON, of the records in monitor/store/queries.py and of diffs.
 
 On a terminal: colours and tables (rich). Otherwise: plain lines that grep and cut can read. Diffs in
-plain text use wdiff's markers, [-removed-] and {+added+}, so they survive copy and paste.
+plain text use wdiff's markers, [-removed-] and {+added+}, so they survive copy and paste; moved text is
+[<where it stood<] and {>where it stands now>}.
 """
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from monitor.compare.diffing import DELETE, INSERT, FieldDiff
+from monitor.compare.diffing import DELETE, INSERT, MOVED_FROM, MOVED_TO, FieldDiff
+from monitor.compare.reverts import FlipFlop
 from monitor.report.labels import kind_label
-from monitor.store.queries import ArticleRecord, ChangeRecord, DueRecord, History, RunRecord, VersionRecord
+from monitor.store.queries import (ArticleRecord, ChangeRecord, DueRecord, History, RunRecord, VersionRecord,
+                                   VersionSummary)
 from monitor.store.queue import QueueState
 from monitor.store.usage import Pruned, Usage
 
@@ -38,29 +41,54 @@ def write_json_lines(out: TextIO, records: Iterable[Any]) -> None:
 
 def diff_as_json(diffs: Sequence[FieldDiff]) -> list[dict]:
     return [{"field": d.field, "added_words": d.added_words, "removed_words": d.removed_words,
-             "segments": [{"op": s.op, "text": s.text} for s in d.segments]} for d in diffs]
+             "moved_words": d.moved_words, "segments": [{"op": s.op, "text": s.text} for s in d.segments]}
+            for d in diffs]
+
+
+# wdiff's markers for added and removed words, and the same with < > for moved ones (where they stood, where
+# they stand now).
+TEXT_MARKERS = {DELETE: ("[-", "-]"), INSERT: ("{+", "+}"), MOVED_FROM: ("[<", "<]"), MOVED_TO: ("{>", ">}")}
+
+
+def marked(op: str, text: str) -> str:
+    start, end = TEXT_MARKERS.get(op, ("", ""))
+    return f"{start}{text}{end}"
+
+
+def word_counts(added: int, removed: int, moved: int) -> str:
+    """'+3 -1 words', with ', 40 moved' when text moved: the same words in every renderer."""
+    return f"+{added} -{removed} words" + (f", {moved} moved" if moved else "")
+
+
+def short_counts(added: int, removed: int, moved: int) -> str:
+    """A listing's words column: '+3 -1', with ' moved 40' when text moved."""
+    return f"+{added} -{removed}" + (f" moved {moved}" if moved else "")
 
 
 def diff_as_text(diffs: Sequence[FieldDiff]) -> str:
     blocks = []
     for d in diffs:
-        marked = "".join(f"[-{s.text}-]" if s.op == DELETE else f"{{+{s.text}+}}" if s.op == INSERT else s.text
-                         for s in d.segments)
-        blocks.append(f"== {d.field} (+{d.added_words} -{d.removed_words} words)\n{marked}")
+        text = "".join(marked(s.op, s.text) for s in d.segments)
+        blocks.append(f"== {d.field} ({word_counts(d.added_words, d.removed_words, d.moved_words)})\n{text}")
     return "\n\n".join(blocks) + "\n" if blocks else "no text change\n"
 
 
+# Insertions and deletions differ by more than colour: underline and strike-through; moved text is italic,
+# dim where it stood.
+RICH_STYLES = {DELETE: "red strike", INSERT: "green underline", MOVED_FROM: "dim italic", MOVED_TO: "blue italic"}
+
+
 def diff_as_rich(diffs: Sequence[FieldDiff]) -> Text:
-    # Insertions and deletions differ by more than colour: underline and strike-through.
     out = Text()
     for i, d in enumerate(diffs):
         if i:
             out.append("\n\n")
         out.append(f"{d.field}", style="bold")
-        out.append(f"  +{d.added_words} -{d.removed_words} words\n", style="dim")
+        out.append(f"  {word_counts(d.added_words, d.removed_words, d.moved_words)}\n", style="dim")
         for s in d.segments:
-            style = "red strike" if s.op == DELETE else "green underline" if s.op == INSERT else ""
-            out.append(s.text, style=style)
+            # The markers too, on a terminal: the text that moved must read as moved without colours.
+            out.append(marked(s.op, s.text) if s.op in (MOVED_FROM, MOVED_TO) else s.text,
+                       style=RICH_STYLES.get(s.op, ""))
     return out if diffs else Text("no text change")
 
 
@@ -98,10 +126,10 @@ def articles_table(out: Output, records: Sequence[ArticleRecord]) -> None:
 
 
 def changes_table(out: Output, records: Sequence[ChangeRecord]) -> None:
-    out.table(("detected", "site", "id", "versions", "kind", "fields", "words", "title"),
+    out.table(("detected", "site", "id", "versions", "kind", "fields", "edits", "words", "title"),
               ((r.detected_at, r.site, r.article_id, f"{r.from_version}→{r.to_version}",
-                kind_label(r.text_changed, r.announced, r.fields),
-                ",".join(r.fields), f"+{r.added_words} -{r.removed_words}", r.title) for r in records))
+                kind_label(r.text_changed, r.announced, r.fields), ",".join(r.fields), edits(r.kinds, r.reverts_to),
+                short_counts(r.added_words, r.removed_words, r.moved_words), r.title) for r in records))
 
 
 def history_view(out: Output, history: History) -> None:
@@ -110,12 +138,33 @@ def history_view(out: Output, history: History) -> None:
         if url != history.url:
             out.print(f"  also at {url}")
     out.table(("version", "fetched", "declared update", "change", "words", "title"),
-              ((v.version, v.fetched_at, v.updated,
-                "first" if v.version == 1 else kind_label(not v.metadata_only, v.announced, v.fields)
-                + ("" if v.metadata_only else f": {','.join(v.fields)}"),
-                f"+{v.added_words} -{v.removed_words}" if v.version > 1 else "", v.title) for v in history.versions))
+              ((v.version, v.fetched_at, v.updated, version_change(v),
+                short_counts(v.added_words, v.removed_words, v.moved_words) if v.version > 1 else "", v.title)
+               for v in history.versions))
+    for flip in history.headline_flips:
+        out.print(flip_line(flip))
     out.table(("at", "what", "outcome", "http", "version", "error"),
               ((e.at, e.kind, e.outcome, e.http_status, e.version, e.error) for e in history.timeline))
+
+
+def version_change(v: VersionSummary) -> str:
+    """What a version of a history changed: 'silent edit: body (spelling)'; 'first' for the first."""
+    if v.version == 1:
+        return "first"
+    said = kind_label(not v.metadata_only, v.announced, v.fields)
+    said += "" if v.metadata_only else f": {','.join(v.fields)}"
+    return said + (f" ({edits(v.kinds, v.reverts_to)})" if v.kinds or v.reverts_to else "")
+
+
+def edits(kinds: Sequence[str], reverts_to: int | None) -> str:
+    """The kinds of edit of a change, and the version it reverts to: 'headline,reverts to v1'; '-' for none."""
+    return ",".join([*kinds, *([f"reverts to v{reverts_to}"] if reverts_to else [])]) or "-"
+
+
+def flip_line(flip: FlipFlop) -> str:
+    """A headline flip-flop in one line: 'headline A/B: “A” ⇄ “B”, 3 changes (versions 2, 3, 4)'."""
+    return (f"headline A/B: “{flip.titles[0]}” ⇄ “{flip.titles[1]}”, {flip.changes} changes "
+            f"(versions {', '.join(map(str, flip.versions))})")
 
 
 def version_view(out: Output, record: VersionRecord) -> None:

@@ -1,14 +1,18 @@
 """`newsmon serve`: the report's pages served live from the database, read-only, plus an Atom feed and a
 JSON API. A small WSGI application on the standard library's server: one user, on loopback by default.
 
-    /                                            changed articles (?edition= &kind= &silent=1 &since= &site= &page=)
+    /                                            changed articles (?edition= &kind= &edit_kind= &silent=1 &since=
+                                                 &site= &page=)
     /articles/SITE/ID                            one article: changes, timeline, latest text
     /articles/SITE/ID/diff?from=N&to=M           any two versions
     /articles/SITE/ID/feed.atom                  one article's changes as Atom
     /feed.atom                                   the changes as Atom (same filters as /)
+    /stats                                       charts of the edits (?since= &site= &edition=)
     /api/changes                                 JSON (same filters, &per_page=)
     /api/articles/SITE/ID                        JSON: history and latest version
     /api/articles/SITE/ID/diff?from=N&to=M       JSON: the word diff
+    /timemap/link/URL, /timegate/URL             Memento (RFC 7089): every version of the article seen at URL
+    /memento/STAMP/URL, /raw/STAMP/URL           one version: newsmon's rendering; the page as fetched, sandboxed
 
 It answers only requests whose Host header names a host it serves (see `host_allowed`), and every request
 with an answer: 400 for bad input, 404 for what is not there, 503 when the database cannot be read.
@@ -34,7 +38,9 @@ from monitor.compare.diffing import FieldDiff
 from monitor.errors import BadInput, DatabaseError, NewsmonError, NotFound
 from monitor.report.feed import atom_feed
 from monitor.report.labels import FEED_TITLE, article_feed_title
+from monitor.report.memento import LINK_FORMAT, RAW_PAGE_POLICY, Archive, memento_page, parse_accept_datetime
 from monitor.report.pages import CONTENT_SECURITY_POLICY, STATIC, Context, Links, article_page, diff_page, index_page
+from monitor.report.stats import read_edits, stats_page, summarise
 from monitor.report.terminal import diff_as_json
 from monitor.store import Store, queries
 from monitor.store.models import Article
@@ -56,6 +62,7 @@ SECURITY_HEADERS = [("Content-Security-Policy", CONTENT_SECURITY_POLICY), ("X-Co
 ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/$"), "index"),
     (re.compile(r"^/feed\.atom$"), "feed"),
+    (re.compile(r"^/stats$"), "stats"),
     (re.compile(r"^/static/(?P<name>[a-z]+\.(?:css|svg))$"), "asset"),
     (re.compile(r"^/articles/(?P<site>[^/]+)/(?P<key>[^/]+)$"), "article"),
     (re.compile(r"^/articles/(?P<site>[^/]+)/(?P<key>[^/]+)/diff$"), "diff"),
@@ -63,6 +70,10 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/api/changes$"), "api_changes"),
     (re.compile(r"^/api/articles/(?P<site>[^/]+)/(?P<key>[^/]+)$"), "api_article"),
     (re.compile(r"^/api/articles/(?P<site>[^/]+)/(?P<key>[^/]+)/diff$"), "api_diff"),
+    (re.compile(r"^/timemap/link/(?P<url>.+)$"), "timemap"),
+    (re.compile(r"^/timegate/(?P<url>.+)$"), "timegate"),
+    (re.compile(r"^/memento/(?P<stamp>[0-9]{14})/(?P<url>.+)$"), "memento"),
+    (re.compile(r"^/raw/(?P<stamp>[0-9]{14})/(?P<url>.+)$"), "raw_page"),
 ]
 
 
@@ -108,6 +119,9 @@ class Request:
         scheme = environ.get("wsgi.url_scheme", "http")
         # HTTP_HOST was checked against the served hosts before any request got this far (host_allowed).
         self.base_url = f"{scheme}://{environ.get('HTTP_HOST') or environ.get('SERVER_NAME', 'localhost')}"
+        # Memento routes: the query string belongs to the original URL they name; the TimeGate reads a header.
+        self.query_string: str = environ.get("QUERY_STRING", "")
+        self.accept_datetime: str | None = environ.get("HTTP_ACCEPT_DATETIME")
 
     def text(self, name: str) -> str | None:
         """A query parameter; None when absent or empty."""
@@ -136,9 +150,10 @@ class Request:
         # parse_since refuses, as bad input, what would overflow in the query (99999999d, year 1 at +05:00);
         # name= words its message for a query parameter, not the command line's --since.
         since = self.text("since")
+        edit_kinds = queries.parse_edit_kinds([self.text("edit_kind") or ""], name="edit_kind")
         return queries.ChangeFilter(since=queries.parse_since(since, name="since") if since else None,
                                     site=self.text("site"), edition=self.text("edition"), kind=kind,
-                                    silent_only=self.query.get("silent") in ("1", "true", "on"))
+                                    edit_kinds=edit_kinds, silent_only=self.query.get("silent") in ("1", "true", "on"))
 
 
 def find_article(session: Session, site: str, key: str) -> Article:
@@ -203,8 +218,10 @@ class App:
             response = self.error(405, "read-only: GET only", api)
         else:
             response = self.dispatch(request, environ, api)
+        # A response may tighten a security header (the raw page's sandbox): its own replaces the default.
+        own = {name for name, _ in response.headers}
         headers = [("Content-Type", response.content_type), ("Content-Length", str(len(response.body))),
-                   *SECURITY_HEADERS, *response.headers]
+                   *(header for header in SECURITY_HEADERS if header[0] not in own), *response.headers]
         start_response(f"{response.status} {HTTPStatus(response.status).phrase}", headers)
         return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else response.body]
 
@@ -251,8 +268,8 @@ class App:
         return html(index_page(
             self.context(), changes, events, total_label=f"{total} change{'s' if total != 1 else ''}",
             filter_form=True, editions=queries.editions(session), kinds=queries.CHANGE_KINDS,
-            current={"edition": where.edition, "kind": where.kind, "silent": where.silent_only,
-                     "since": request.query.get("since")},
+            current={"edition": where.edition, "kind": where.kind, "edit_kinds": where.edit_kinds,
+                     "silent": where.silent_only, "since": request.query.get("since")},
             pager=self.pager(request, page, total)))
 
     def pager(self, request: Request, page: int, total: int) -> dict[str, str | None]:
@@ -260,6 +277,14 @@ class App:
             return "/?" + urlencode({**{k: v for k, v in request.query.items() if v}, "page": n})
         return {"prev": link(page - 1) if page > 1 else None,
                 "next": link(page + 1) if page * PER_PAGE < total else None}
+
+    def stats(self, session: Session, request: Request) -> Response:
+        where = request.change_filter()
+        current = {"edition": where.edition, "site": where.site, "since": request.text("since")}
+        said = ", ".join([f"{name} {value}" for name, value in current.items() if value]
+                         + [f"{where.kind} changes"] * bool(where.kind) + ["silent edits only"] * where.silent_only)
+        return html(stats_page(self.context(), summarise(read_edits(session, where)), filters_label=said,
+                               filter_form=True, editions=queries.editions(session), current=current))
 
     def article(self, session: Session, request: Request, site: str, key: str) -> Response:
         view = queries.article_view(session, find_article(session, site, key))
@@ -327,6 +352,36 @@ class App:
         old, new = queries.version_pair(session, article, request.number("from"), request.number("to"))
         return as_json({"site": site, "article_id": key, "from_version": old.number, "to_version": new.number,
                         "fields": diff_as_json(queries.version_diffs(session, article, old.number, new.number))})
+
+    # ------------------------------------------------------------ Memento (RFC 7089)
+
+    def timemap(self, session: Session, request: Request, url: str) -> Response:
+        archive = Archive.of(session, request.base_url, url, request.query_string)
+        return Response(200, archive.timemap().encode(), LINK_FORMAT)
+
+    def timegate(self, session: Session, request: Request, url: str) -> Response:
+        header = request.accept_datetime
+        when = parse_accept_datetime(header) if header is not None else None  # a bad one: 400, database unread
+        archive = Archive.of(session, request.base_url, url, request.query_string)
+        return Response(302, b"", "text/plain; charset=utf-8", archive.timegate_headers(archive.select(when)))
+
+    def memento(self, session: Session, request: Request, stamp: str, url: str) -> Response:
+        archive = Archive.of(session, request.base_url, url, request.query_string)
+        found = archive.at(stamp)
+        version = queries.get_version(session, archive.article, found.number)
+        page = memento_page(self.context(), archive, found, version, queries.site_name(session, archive.article))
+        return Response(200, page.encode(), "text/html; charset=utf-8", archive.memento_headers(found))
+
+    def raw_page(self, session: Session, request: Request, stamp: str, url: str) -> Response:
+        archive = Archive.of(session, request.base_url, url, request.query_string)
+        found = archive.at(stamp)
+        version = queries.get_version(session, archive.article, found.number)
+        page = version.page
+        if page is None:
+            raise NotFound(f"the page fetched at {stamp} was pruned (newsmon prune); its text is at "
+                           f"{archive.memento_url(found)}")
+        return Response(200, page, f"text/html; charset={version.raw_encoding}",
+                        (("Content-Security-Policy", RAW_PAGE_POLICY), *archive.memento_headers(found)))
 
 
 class _Server(ThreadingMixIn, WSGIServer):

@@ -20,12 +20,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from monitor.compare.diffing import FieldDiff, diff_articles, without_moves
+from monitor.compare.edit_kinds import tally
 from monitor.compare.policy import RevisitPolicy, publication_estimate
 from monitor.compare.versioning import (EXTRACTOR_CHANGE, Outcome, Provisional, Verdict, body_words, compare, dates_key,
                                         extracted_hash, switch_verdict, text_hash)
 from monitor.iso import to_iso
 from monitor.items import TEXT_FIELDS, VERSION_FIELDS, ExtractedArticle, Fetch
+from monitor.store.checkruns import add_to_run, extends_run, latest_checks
 from monitor.store.compression import PagePacker
+from monitor.store.heads import pack_head, site_reference
 from monitor.store.models import Article, ArticleUrl, Change, Check, Event, Site, Version, latest_versions
 from monitor.store.outbox import queue_change, queue_event
 
@@ -62,6 +65,7 @@ class _Known:
     article: Article
     latest: Version | None
     urls: set[str]
+    last_check: Check | None = None   # its latest check row, which the next unchanged check may extend
 
 
 def ensure_site(session: Session, name: str, spider: str, base_url: str) -> int:
@@ -92,7 +96,7 @@ def record_fetches(session: Session, site_id: int, items: Sequence[Fetch | Provi
         if provisional is not None:
             entry.article.last_checked_at = fetch.fetched_at
             outcome = provisional.outcome
-            _add_check(session, entry.article, fetch, outcome, None, error=provisional.note)
+            _add_check(session, entry, fetch, outcome, None, error=provisional.note)
         else:
             outcome = _record(session, entry, fetch, policy, reread, packer)
         counts.outcomes[outcome] += 1
@@ -132,7 +136,8 @@ def record_listings(session: Session, site: str, keys: set[str], now: datetime, 
 
 
 def _load(session: Session, site_id: int, keys: set[str]) -> dict[str, _Known]:
-    """The batch's articles with their latest version and known URLs: three queries, whatever the batch size."""
+    """The batch's articles with their latest version, known URLs and latest check row: four queries, whatever
+    the batch size."""
     articles = session.scalars(select(Article).where(Article.site_id == site_id, Article.key.in_(keys))).all()
     by_id = {a.id: _Known(a, None, set()) for a in articles}
     if not by_id:
@@ -145,6 +150,8 @@ def _load(session: Session, site_id: int, keys: set[str]) -> dict[str, _Known]:
     for article_id, url in session.execute(select(ArticleUrl.article_id, ArticleUrl.url)
                                            .where(ArticleUrl.article_id.in_(by_id))):
         by_id[article_id].urls.add(url)
+    for check in session.scalars(latest_checks(by_id)):
+        by_id[check.article_id].last_check = check
     return {k.article.key: k for k in by_id.values()}
 
 
@@ -162,11 +169,11 @@ def _record(session: Session, entry: _Known, fetch: Fetch, policy: RevisitPolicy
     if fetch.not_modified and entry.latest is not None:
         latest = entry.latest
         _schedule(article, fetch, latest.published, latest.date_precision, policy)
-        _add_check(session, article, fetch, Outcome.UNCHANGED.value, latest)
+        _add_check(session, entry, fetch, Outcome.UNCHANGED.value, latest)
         return Outcome.UNCHANGED.value
     if fetch.article is None:
         outcome = _record_failure(session, entry, fetch, policy)
-        _add_check(session, article, fetch, outcome, None)
+        _add_check(session, entry, fetch, outcome, None)
         return outcome
     if article.status == "gone":
         article.status = "live"
@@ -179,7 +186,7 @@ def _record(session: Session, entry: _Known, fetch: Fetch, policy: RevisitPolicy
         assert packer is not None  # made for every batch with a whole page
         version = _add_version(session, entry, fetch, verdict, packer, diffs)
     _update_article(article, fetch, verdict, policy)
-    _add_check(session, article, fetch, verdict.outcome.value, version)
+    _add_check(session, entry, fetch, verdict.outcome.value, version)
     return verdict.outcome.value
 
 
@@ -216,12 +223,18 @@ def _add_version(session: Session, entry: _Known, fetch: Fetch, verdict: Verdict
     packed = packer.pack(fetch.raw)
     return _append(session, entry, fetch.article, verdict, detected_at=fetch.fetched_at, fetched_at=fetch.fetched_at,
                    raw_html=packed.data, page_dictionary_id=packed.dictionary_id, raw_size=len(fetch.raw),
-                   encoding=fetch.encoding, http_status=fetch.status, diffs=diffs)
+                   encoding=fetch.encoding, http_status=fetch.status,
+                   response_head=_packed_head(session, entry.article.site_id, fetch.head), diffs=diffs)
+
+
+def _packed_head(session: Session, site_id: int, head: bytes) -> bytes | None:
+    return pack_head(head, site_reference(session, site_id, head)) if head else None
 
 
 def _append(session: Session, entry: _Known, extracted: ExtractedArticle, verdict: Verdict, *, detected_at: datetime,
             fetched_at: datetime, raw_html: bytes | None, page_dictionary_id: int | None, raw_size: int | None,
-            encoding: str, http_status: int, diffs: list[FieldDiff] | None = None) -> Version:
+            encoding: str, http_status: int, response_head: bytes | None,
+            diffs: list[FieldDiff] | None = None) -> Version:
     """The article's next version, read from that page (compressed), and its change from the one before
     (whose words are counted on `diffs` when given, else on the plain diffs of the two versions)."""
     previous = entry.latest
@@ -230,15 +243,18 @@ def _append(session: Session, entry: _Known, extracted: ExtractedArticle, verdic
         **{name: getattr(extracted, name) for name in VERSION_FIELDS}, text_hash=text_hash(extracted),
         extracted_hash=extracted_hash(extracted), body_words=body_words(extracted.body), raw_size=raw_size,
         dates_key=dates_key(extracted), metadata_only=verdict.outcome is Outcome.METADATA,
-        http_status=http_status, raw_html=raw_html, page_dictionary_id=page_dictionary_id, raw_encoding=encoding)
+        http_status=http_status, raw_html=raw_html, page_dictionary_id=page_dictionary_id, raw_encoding=encoding,
+        response_head=response_head)
     session.add(version)
     if previous is not None:
         diffs = diffs if diffs is not None else diff_articles(previous, extracted)
+        counted = tally(previous, extracted, diffs, verdict.outcome is Outcome.CHANGED)
         change = Change(
             article=entry.article, from_version=previous, to_version=version,
             detected_at=detected_at, fields=list(verdict.fields),
             text_changed=verdict.outcome is Outcome.CHANGED, announced=verdict.announced,
-            added_words=sum(d.added_words for d in diffs), removed_words=sum(d.removed_words for d in diffs))
+            added_words=counted.added_words, removed_words=counted.removed_words,
+            moved_words=counted.moved_words, kinds=list(counted.kinds))
         session.add(change)
         if EXTRACTOR_CHANGE not in verdict.fields:   # the same page read anew is no news to anyone
             queue_change(session, entry.article, change, detected_at)
@@ -273,7 +289,8 @@ def _switch(session: Session, entry: _Known, fetch: Fetch,
     if _verdict(latest, again).outcome is not Outcome.UNCHANGED:
         _append(session, entry, again, Verdict(Outcome.METADATA, (EXTRACTOR_CHANGE,)), detected_at=fetch.fetched_at,
                 fetched_at=latest.fetched_at, raw_html=latest.raw_html, page_dictionary_id=latest.page_dictionary_id,
-                raw_size=latest.raw_size, encoding=latest.raw_encoding, http_status=latest.http_status)
+                raw_size=latest.raw_size, encoding=latest.raw_encoding, http_status=latest.http_status,
+                response_head=latest.response_head)
     verdict = compare(again, extracted)
     if verdict.outcome is not Outcome.CHANGED:
         return None
@@ -301,6 +318,9 @@ def _remember_urls(session: Session, entry: _Known, fetch: Fetch) -> None:
             session.add(Event(article=article, at=fetch.fetched_at, kind="moved",
                               detail=f"{article.url} -> {fetch.article.url}"))
         _keep_check_urls(session, article)
+        # Its latest row may have just been given the old URL in the database, not in memory: the next check
+        # starts a row of its own rather than join a run it could not tell from.
+        entry.last_check = None
         article.url = fetch.article.url
 
 
@@ -335,8 +355,17 @@ def _schedule(article: Article, fetch: Fetch, published: datetime | None, precis
                                               first_seen=article.first_seen_at, listed_at=article.listed_at)
 
 
-def _add_check(session: Session, article: Article, fetch: Fetch, outcome: str, version: Version | None,
+def _add_check(session: Session, entry: _Known, fetch: Fetch, outcome: str, version: Version | None,
                error: str | None = None) -> None:
-    session.add(Check(article=article, checked_at=fetch.fetched_at, url=None if fetch.url == article.url else fetch.url,
-                      http_status=fetch.status, outcome=outcome, version=version, error=error or fetch.error,
-                      bytes=len(fetch.raw), visit_key=fetch.visit_key))
+    """The check, merged into the article's latest row when both are the same unchanged check (a check run,
+    monitor/store/checkruns.py), else a row of its own."""
+    article, run = entry.article, entry.last_check
+    url, error = None if fetch.url == article.url else fetch.url, error or fetch.error
+    if (run is not None and outcome == Outcome.UNCHANGED.value and error is None
+            and extends_run(run, fetch.fetched_at, fetch.status, url, version)):
+        add_to_run(run, fetch.fetched_at, len(fetch.raw), fetch.visit_key)
+        return
+    entry.last_check = Check(article=article, checked_at=fetch.fetched_at, url=url, http_status=fetch.status,
+                             outcome=outcome, version=version, error=error, bytes=len(fetch.raw),
+                             visit_key=fetch.visit_key, repeats=0)
+    session.add(entry.last_check)

@@ -7,15 +7,17 @@ one change per version.
 """
 from __future__ import annotations
 
+import builtins
 from datetime import UTC, datetime
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
-                        Subquery, Text, TypeDecorator, UniqueConstraint, func, select)
+                        Subquery, Text, TypeDecorator, UniqueConstraint, func, select, text)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, object_session, relationship
 
 from monitor.iso import from_iso, to_iso
 from monitor.store.compression import PackedJSON, PackedText, read_page
+from monitor.store.heads import unpack_head
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -47,6 +49,9 @@ class Site(Base):
     spider: Mapped[str] = mapped_column(String(100))
     base_url: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime]
+    # The first response head stored of the site, as received: its later heads are packed against it
+    # (monitor/store/heads.py). Set once, never changed; None until the site's first version after 0009.
+    head_reference: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class Article(Base):
@@ -140,6 +145,10 @@ class Version(Base):
     raw_html: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     page_dictionary_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("page_dictionaries.id"))
     raw_encoding: Mapped[str] = mapped_column(String(40))
+    # The status line and headers of the response the page came in, as received (monitor/crawl/heads.py),
+    # packed against its site's reference head (monitor/store/heads.py); None for versions stored before
+    # 0009. Read it as `head`.
+    response_head: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     article: Mapped[Article] = relationship()
 
@@ -166,6 +175,15 @@ class Version(Base):
         """The page as fetched; None when it was pruned."""
         return read_page(object_session(self), self.raw_html, self.page_dictionary_id)
 
+    @property
+    def head(self) -> bytes | None:
+        """The response's status line and headers as received; None when newsmon did not keep them."""
+        if not self.response_head:
+            return None
+        reference = self.article.site.head_reference
+        assert reference is not None   # set before the site's first head was packed
+        return unpack_head(self.response_head, reference)
+
 
 def latest_versions() -> Subquery:
     """Each article's latest version: `article_id`, its `number`, and how many `versions` it has. Join
@@ -175,11 +193,15 @@ def latest_versions() -> Subquery:
 
 
 class Check(Base):
-    """Every fetch of an article and what came of it."""
+    """Every fetch of an article and what came of it; a row of unchanged checks stands for a run of them
+    (monitor/store/checkruns.py): read a row's times with queries.check_times()."""
 
     __tablename__ = "checks"
+    # visit_key is unique where there is one: the index leaves out the checks of the daemon and of
+    # `newsmon crawl` (no visit), which would each cost an index entry for nothing.
     __table_args__ = (Index("ix_checks_article_time", "article_id", "checked_at"),
-                      Index("ux_checks_visit_key", "visit_key", unique=True))
+                      Index("ux_checks_visit_key", "visit_key", unique=True, sqlite_where=text("visit_key IS NOT NULL"),
+                            postgresql_where=text("visit_key IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))
@@ -196,9 +218,17 @@ class Check(Base):
     # The planned visit this check records (distributed mode: a job's key), unique: a visit re-run after its
     # worker died is recorded once. None for checks of the daemon and of `newsmon crawl`.
     visit_key: Mapped[str | None] = mapped_column(String(100))
+    # A run: `repeats` more unchanged checks merged into this row after the first (at `checked_at`), their
+    # times packed in `later`; `bytes` is the run's total. `repeats` is also the row's version counter: a
+    # merge updates the row only if no one else merged into it meanwhile (else StaleDataError, and the
+    # batch is recorded again), so two writers never lose one another's check.
+    repeats: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    later: Mapped[builtins.bytes | None] = mapped_column(LargeBinary)   # `bytes` is a column here
 
     article: Mapped[Article] = relationship()
     version: Mapped[Version | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": repeats, "version_id_generator": False}
 
 
 class Change(Base):
@@ -216,6 +246,9 @@ class Change(Base):
     announced: Mapped[bool] = mapped_column(Boolean)
     added_words: Mapped[int] = mapped_column(Integer)
     removed_words: Mapped[int] = mapped_column(Integer)
+    moved_words: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # since 0010
+    # The kinds of edit (monitor/compare/edit_kinds.py), stored because `--edit-kind` filters on them.
+    kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     article: Mapped[Article] = relationship()
     from_version: Mapped[Version] = relationship(foreign_keys=[from_version_id])

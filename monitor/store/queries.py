@@ -4,19 +4,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, String, cast, func, select
+from sqlalchemy import Select, String, cast, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from monitor.compare.diffing import FieldDiff, diff_articles
+from monitor.compare.edit_kinds import EDIT_KINDS
+from monitor.compare.reverts import FlipFlop, headline_flips, reverts
 from monitor.compare.policy import RevisitPolicy, publication_estimate
 from monitor.durations import MAX_DURATION_TEXT, exceeds_limit, parse_duration
 from monitor.errors import BadInput, NotFound
 from monitor.iso import to_iso, utc_iso
 from monitor.items import DATE_FIELDS, VERSION_FIELDS
+from monitor.store.checkruns import unpack_times
 from monitor.store.models import (Article, ArticleUrl, Change, Check, CrawlRun, Event, Site, Version, from_iso,
                                   latest_versions)
 
@@ -80,6 +83,9 @@ class ChangeRecord:
     announced: bool
     added_words: int
     removed_words: int
+    moved_words: int
+    kinds: list[str]           # kinds of edit (monitor/compare/edit_kinds.py)
+    reverts_to: int | None     # the earlier version whose text this one brings back (monitor/compare/reverts.py)
     declared_updated: str | None
 
     def as_json(self) -> dict:
@@ -177,6 +183,16 @@ def list_articles(session: Session, site: str | None = None) -> list[ArticleReco
 CHANGE_KINDS = ("title", "lead", "author", "body", "captions", "dates")
 
 
+def parse_edit_kinds(values: Iterable[str], *, name: str = "--edit-kind") -> tuple[str, ...]:
+    """Kinds of edit as a user gives them: each value one kind or a comma list ("spelling,figures")."""
+    kinds = [kind.strip() for value in values for kind in value.split(",") if kind.strip()]
+    for kind in kinds:
+        if kind not in EDIT_KINDS:
+            shown = kind if len(kind) <= 40 else kind[:40] + "…"   # the message is read, not the input echoed
+            raise BadInput(f"{name}: unknown kind of edit {shown!r}; known: {', '.join(EDIT_KINDS)}")
+    return tuple(dict.fromkeys(kinds))
+
+
 @dataclass(frozen=True, slots=True)
 class ChangeFilter:
     """Which changes to list; the CLI, the report, the web app and the feed share it."""
@@ -185,6 +201,7 @@ class ChangeFilter:
     site: str | None = None
     edition: str | None = None
     kind: str | None = None          # one of CHANGE_KINDS: the changes that touch this field
+    edit_kinds: tuple[str, ...] = ()  # kinds of edit (EDIT_KINDS): the changes of any of them
     silent_only: bool = False        # text edits whose declared update date did not move
     article_id: int | None = None    # the database id of one article
 
@@ -207,6 +224,9 @@ def _changes_query(where: ChangeFilter) -> Select:
     elif where.kind:
         # fields is a JSON list of names; its text form holds each name in double quotes on every backend.
         query = query.where(cast(Change.fields, String).like(f'%"{where.kind}"%'))
+    if where.edit_kinds:
+        # kinds is a JSON list of names, like fields.
+        query = query.where(or_(*(cast(Change.kinds, String).like(f'%"{kind}"%') for kind in where.edit_kinds)))
     if where.article_id is not None:
         query = query.where(Change.article_id == where.article_id)
     return query
@@ -216,11 +236,34 @@ def list_changes(session: Session, where: ChangeFilter = ChangeFilter(), *, limi
                  offset: int = 0) -> list[ChangeRecord]:
     """Changes, newest first."""
     query = _changes_query(where).order_by(Change.detected_at.desc(), Change.id.desc()).limit(limit).offset(offset)
+    rows = session.execute(query).all()
+    reverted = version_reverts(session, {c.article_id for c, *_ in rows})
     return [ChangeRecord(site=name, article_id=key, url=to.url, title=to.title, edition=to.edition,
                          from_version=from_number, to_version=to.number, detected_at=utc_iso(c.detected_at) or "",
                          fields=list(c.fields), text_changed=c.text_changed, announced=c.announced,
-                         added_words=c.added_words, removed_words=c.removed_words, declared_updated=to.updated_iso)
-            for c, name, key, from_number, to in session.execute(query)]
+                         added_words=c.added_words, removed_words=c.removed_words, moved_words=c.moved_words,
+                         kinds=list(c.kinds), reverts_to=reverted.get((c.article_id, to.number)),
+                         declared_updated=to.updated_iso)
+            for c, name, key, from_number, to in rows]
+
+
+def version_reverts(session: Session, article_ids: Iterable[int]) -> dict[tuple[int, int], int]:
+    """(article, version number) -> the earlier version it reverts to, for the versions that revert (the rule:
+    monitor/compare/reverts.py); from the text hashes of every version of those articles."""
+    hashes: dict[int, list[tuple[int, str]]] = {}
+    ids = sorted(set(article_ids))
+    for start in range(0, len(ids), 500):   # a listing of every change can name more articles than SQLite binds
+        for article_id, number, text_hash in session.execute(
+                select(Version.article_id, Version.number, Version.text_hash)
+                .where(Version.article_id.in_(ids[start:start + 500])).order_by(Version.article_id, Version.number)):
+            hashes.setdefault(article_id, []).append((number, text_hash))
+    out: dict[tuple[int, int], int] = {}
+    for article_id, versions in hashes.items():
+        numbers = [number for number, _ in versions]
+        for number, back in zip(numbers, reverts([text_hash for _, text_hash in versions]), strict=True):
+            if back is not None:
+                out[article_id, number] = numbers[back - 1]
+    return out
 
 
 def count_changes(session: Session, where: ChangeFilter = ChangeFilter()) -> int:
@@ -254,13 +297,17 @@ def version_record(site: str, article: Article, version: Version) -> VersionReco
                          **{name: list(v) if isinstance(v, list | tuple) else v for name, v in content.items()})
 
 
-def export_versions(session: Session, site: str | None = None) -> Iterator[VersionRecord]:
-    """Every stored version, article by article, oldest first; streamed, whatever the database size."""
+def export_versions(session: Session, site: str | None = None,
+                    since: datetime | None = None) -> Iterator[VersionRecord]:
+    """Every stored version (of a site, fetched since a time), article by article, oldest first; streamed,
+    whatever the database size."""
     query = (select(Version, Article, Site.name).join(Article, Article.id == Version.article_id)
              .join(Site, Site.id == Article.site_id).order_by(Site.name, Article.key, Version.number)
              .execution_options(yield_per=500))
     if site:
         query = query.where(Site.name == site)
+    if since:
+        query = query.where(Version.fetched_at >= since)
     for version, article, name in session.execute(query):
         yield version_record(name, article, version)
 
@@ -268,12 +315,18 @@ def export_versions(session: Session, site: str | None = None) -> Iterator[Versi
 def timeline(session: Session, article: Article) -> list[TimelineEntry]:
     """Checks and events of an article, oldest first."""
     numbers = dict(session.execute(select(Version.id, Version.number).where(Version.article_id == article.id)).all())
-    entries = [TimelineEntry(utc_iso(c.checked_at) or "", "check", c.outcome, c.http_status,
+    entries = [TimelineEntry(utc_iso(at) or "", "check", c.outcome, c.http_status,
                              numbers.get(c.version_id), c.error, check_url(c, article))
-               for c in session.scalars(select(Check).where(Check.article_id == article.id))]
+               for c in session.scalars(select(Check).where(Check.article_id == article.id)) for at in check_times(c)]
     entries += [TimelineEntry(utc_iso(e.at) or "", e.kind, e.detail, None, None, None)
                 for e in session.scalars(select(Event).where(Event.article_id == article.id))]
     return sorted(entries, key=lambda e: e.at)
+
+
+def check_times(check: Check) -> list[datetime]:
+    """The time of every check a row stands for, oldest first: its `checked_at`, then those of the unchanged
+    checks merged into it (a check run, monitor/store/checkruns.py)."""
+    return unpack_times(check.checked_at, check.later)
 
 
 def check_url(check: Check, article: Article) -> str:
@@ -289,6 +342,7 @@ class History:
     status: str
     urls: list[str]
     versions: list[VersionSummary]
+    headline_flips: list[FlipFlop]   # the title going back and forth between two (monitor/compare/reverts.py)
     timeline: list[TimelineEntry]
 
     def as_json(self) -> dict:
@@ -306,22 +360,30 @@ class VersionSummary:
     announced: bool | None
     added_words: int
     removed_words: int
+    moved_words: int
+    kinds: list[str]
+    reverts_to: int | None
 
 
 def article_history(session: Session, article: Article) -> History:
     changes = {c.to_version_id: c for c in session.scalars(select(Change).where(Change.article_id == article.id))}
+    reverted = version_reverts(session, [article.id])
     versions = []
+    titles = []
     for v in session.scalars(select(Version).where(Version.article_id == article.id).order_by(Version.number)):
         change = changes.get(v.id)
+        titles.append(v.title)
         versions.append(VersionSummary(
             version=v.number, fetched_at=utc_iso(v.fetched_at) or "", title=v.title, updated=v.updated_iso,
             metadata_only=v.metadata_only, fields=list(change.fields) if change else [],
             announced=change.announced if change else None, added_words=change.added_words if change else 0,
-            removed_words=change.removed_words if change else 0))
+            removed_words=change.removed_words if change else 0, moved_words=change.moved_words if change else 0,
+            kinds=list(change.kinds) if change else [], reverts_to=reverted.get((article.id, v.number))))
     urls = list(session.scalars(select(ArticleUrl.url).where(ArticleUrl.article_id == article.id)
                                 .order_by(ArticleUrl.first_seen_at, ArticleUrl.id)))
     return History(site=site_name(session, article), article_id=article.key, url=article.url,
-                   status=article.status, urls=urls, versions=versions, timeline=timeline(session, article))
+                   status=article.status, urls=urls, versions=versions, headline_flips=headline_flips(titles),
+                   timeline=timeline(session, article))
 
 
 def site_name(session: Session, article: Article) -> str:
@@ -455,3 +517,10 @@ def article_view(session: Session, article: Article) -> ArticleView:
     shown = [e for e in history.timeline if e.kind != "check" or e.outcome != "unchanged"]
     return ArticleView(history=history, latest=latest, changes=changes, timeline=shown,
                        quiet_checks=len(history.timeline) - len(shown))
+
+
+def require_site(session: Session, name: str | None) -> None:
+    """A site named on the command line must be in the database: a mistyped name would otherwise give an
+    empty result that looks like one (an export, above all)."""
+    if name and session.scalar(select(Site.id).where(Site.name == name)) is None:
+        raise BadInput(f"no site named {name!r} in the database")

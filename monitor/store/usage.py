@@ -2,7 +2,8 @@
 
 Sizes are the database's own: SQLite's `dbstat` (pages of each table and index), PostgreSQL's
 `pg_total_relation_size` (table, TOAST and indexes). Per site, the bytes of the values themselves: the
-compressed pages, the text fields as stored, and the site's share of the checks table by its rows.
+compressed pages, the text fields as stored, and the site's share of the checks table by its rows. A row of
+`checks` may stand for a run of unchanged checks (monitor/store/checkruns.py): checks are counted, not rows.
 """
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ class SiteUsage:
     raw_bytes: int        # the compressed pages
     page_bytes: int       # the same pages as fetched
     text_bytes: int       # title, lead, author, body, captions as stored
-    checks: int
+    checks: int           # checks, a run counting for all of its own
     check_bytes: int      # the site's share of the checks table, by rows
     dictionaries: int
 
@@ -72,7 +73,9 @@ class Usage:
 
     @property
     def per_check(self) -> float:
-        return self.table("checks").per_row
+        """Bytes per check (not per row: a row may be a run of checks), indexes included."""
+        checks = sum(s.checks for s in self.sites)
+        return self.table("checks").bytes / checks if checks else 0.0
 
     def as_json(self) -> dict:
         return {"backend": self.backend, "database_bytes": self.database_bytes,
@@ -127,20 +130,20 @@ def _sites(session: Session, backend: str, checks: TableUsage) -> list[SiteUsage
                func.coalesce(func.sum(Version.raw_size).filter(has_page), 0).label("page"),
                text_size.label("text"))
         .join(Article, Article.id == Version.article_id).group_by(Article.site_id))}
-    check_rows = dict(session.execute(select(Article.site_id, func.count()).select_from(Check)
-                                      .join(Article, Article.id == Check.article_id)
-                                      .group_by(Article.site_id)).all())
+    check_rows = {site_id: (rows, int(checks)) for site_id, rows, checks in session.execute(
+        select(Article.site_id, func.count(), func.sum(1 + Check.repeats)).select_from(Check)
+        .join(Article, Article.id == Check.article_id).group_by(Article.site_id))}
     dictionaries = dict(session.execute(select(PageDictionary.site_id, func.count()).group_by(PageDictionary.site_id))
                         .all())
     result = []
     for site_id, name in session.execute(select(Site.id, Site.name).order_by(Site.name)):
         v = versions.get(site_id)
-        n_checks = check_rows.get(site_id, 0)
+        n_rows, n_checks = check_rows.get(site_id, (0, 0))
         result.append(SiteUsage(
             site=name, versions=v.versions if v else 0, pages=v.pages if v else 0,
             pruned=(v.versions - v.pages) if v else 0, raw_bytes=int(v.raw) if v else 0,
             page_bytes=int(v.page) if v else 0, text_bytes=int(v.text) if v else 0, checks=n_checks,
-            check_bytes=round(checks.bytes * n_checks / checks.rows) if checks.rows else 0,
+            check_bytes=round(checks.bytes * n_rows / checks.rows) if checks.rows else 0,
             dictionaries=dictionaries.get(site_id, 0)))
     return result
 

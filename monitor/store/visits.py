@@ -10,12 +10,14 @@ the next one: a failed fetch may leave `next_check_at` where it was.)
 A visit is still to be made when no check records it and the article was not checked since it was planned:
 a check in between (a discovery crawl re-read the article, or a first look held for a second one was stored
 before its worker died) stands for it, and the article, if still due, is planned again under a new name.
+A run of unchanged checks (monitor/store/checkruns.py) keeps only its latest visit's name: the earlier
+visits it made are settled by the rule above, their article having been checked since.
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,6 +45,12 @@ class PlannedVisit:
     def from_json(cls, value: Sequence[int | str | None]) -> PlannedVisit:
         article_id, after = value
         return cls(int(article_id or 0), datetime.fromisoformat(str(after)) if after else None)
+
+    @classmethod
+    def from_key(cls, key: str) -> PlannedVisit:
+        """The visit a key names (the inverse of `key`)."""
+        article_id, _, stamp = key.partition("@")
+        return cls(int(article_id), None if stamp == "never" else datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +87,21 @@ def visits_to_make(session: Session, site_id: int, visits: Sequence[PlannedVisit
         if article_key is not None and checked == visit.after:
             keys[article_key] = visit.key
     return VisitsToMake(keys, len(recorded), len(visits) - len(recorded) - len(keys))
+
+
+def settled_visits(session: Session, keys: Collection[str], own: Mapping[str, datetime]) -> set[str]:
+    """Those of the visit keys made or superseded: a check records them, or their article was checked since
+    they were planned by someone else than the caller. `own` gives, by visit key, the time of the caller's own
+    latest check of that visit's article (a crawl's first look, held for a second one, settles nothing)."""
+    recorded = recorded_visits(session, keys)
+    pending = [PlannedVisit.from_key(key) for key in keys if key not in recorded]
+    checked = dict(session.execute(select(Article.id, Article.last_checked_at)
+                                   .where(Article.id.in_([v.article_id for v in pending]))).all())
+    return recorded | {v.key for v in pending if _checked_since(checked.get(v.article_id), v.after, own.get(v.key))}
+
+
+def _checked_since(last: datetime | None, after: datetime | None, own: datetime | None) -> bool:
+    return last is not None and last != own and (after is None or last > after)
 
 
 def recorded_visits(session: Session, keys: Collection[str]) -> set[str]:
