@@ -23,7 +23,8 @@ from warcio.archiveiterator import ArchiveIterator
 
 from monitor import settings
 from monitor.store import open_store
-from monitor.store.heads import pack_head, site_reference, unpack_head
+from monitor.store.codec import pack_head, unpack_head
+from monitor.store.heads import site_reference
 from monitor.store.ingest import ensure_site
 from monitor.store.models import Article, Check, Site, Version
 from monitor.store.queries import check_times

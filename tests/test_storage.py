@@ -30,7 +30,8 @@ from monitor.items import ExtractedArticle, Fetch
 from monitor.report.webapp import make_app_server
 from monitor.store import compression, open_store
 from monitor.store.checkruns import RUN_LIMIT
-from monitor.store.compression import PagePacker, read_page
+from monitor.store.codec import DICTIONARIES, ZSTD_MAGIC, read_page
+from monitor.store.compression import PagePacker
 from monitor.store.engine import MIGRATIONS, _alembic_config, _engine
 from monitor.store.ingest import ensure_site, record_fetches
 from monitor.store.models import Article, Check, PageDictionary, Site, Version
@@ -102,7 +103,7 @@ def test_pages_round_trip_byte_for_byte_in_every_form(db_url: str) -> None:
             forms = [(zlib.compress(pages[100], 6), None), (plain, None), (with_v1, v1.id), (with_v2, v2.id)]
             for n, (data, dictionary) in enumerate(forms, start=1):
                 add_version(session, article, n, data, dictionary, len(pages[99 + n]))
-        compression.DICTIONARIES._data.clear()   # read back as another process would: dictionaries from the database
+        DICTIONARIES._data.clear()   # read back as another process would: dictionaries from the database
     finally:
         store.close()
     store = open_store(db_url, create=False)
@@ -477,7 +478,7 @@ def test_the_migration_converts_an_old_database_and_resumes_after_sigkill(db_url
         with store.session() as session:
             versions = {v.id: v for v in session.scalars(select(Version))}
             assert {i: (v.page, v.body, v.lead) for i, v in versions.items()} == expected
-            assert all(bytes(v.raw_html).startswith(compression.ZSTD_MAGIC) for v in versions.values())
+            assert all(bytes(v.raw_html).startswith(ZSTD_MAGIC) for v in versions.values())
             assert {v.page_dictionary_id for v in versions.values()} == {
                 session.scalar(select(PageDictionary.id))}, "pages not compressed with the site's dictionary"
             urls = dict(session.execute(select(Check.id, Check.url)).all())

@@ -8,7 +8,7 @@ at once only do some rows twice.
 
 1. Each site with TRAIN_AFTER pages or more gets its first dictionary, trained on its latest pages.
 2. Versions, 500 at a time: zlib pages become zstd with the site's dictionary; lead, body and captions are
-   packed (compression.pack_bytes).
+   packed (codec.pack_bytes).
 3. Checks, 5,000 ids at a time: the URL is dropped where it is the article's.
 
 Plain SQL on the tables as 0007 leaves them (not the models, which later migrations may change).
@@ -24,8 +24,8 @@ import sqlalchemy as sa
 import zstandard
 from sqlalchemy import Connection, Engine
 
-from monitor.store.compression import (DICTIONARIES, PAGE_LEVEL, TRAIN_AFTER, TRAIN_ON, ZSTD_MAGIC, _compressor,
-                                       new_dictionary_id, pack_bytes, read_page, train_data, unpack_bytes)
+from monitor.store.codec import DICTIONARIES, ZSTD_MAGIC, pack_bytes, read_page, unpack_bytes
+from monitor.store.compression import PAGE_LEVEL, TRAIN_AFTER, TRAIN_ON, _compressor, new_dictionary_id, train_data
 
 VERSIONS_PER_BATCH = 500
 CHECKS_PER_BATCH = 5000

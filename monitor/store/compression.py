@@ -20,108 +20,28 @@ alone, about 1 KB with zstd and a dictionary (bench/storage.py). The rules, all 
   is never given to another dictionary, so the process-wide cache of dictionaries by id can never hold a
   stale one, whichever database it serves.
 
-Text. `lead`, `body` and `captions` are stored as zstd frames (without dictionary: a column type knows no
-site) when that is shorter than their UTF-8 form; `PackedText` and `PackedJSON` do it as column types, so
-every reader and writer of those attributes is unchanged. Text stored before 0007 (plain UTF-8, or TEXT/JSON
-in SQLite) still reads. No query filters on these columns (monitor/store/queries.py filters on titles,
-editions and change fields only).
+Text fields and reading pages back: codec.py.
 """
 from __future__ import annotations
 
-import json
 import secrets
-import threading
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import zstandard
-from sqlalchemy import LargeBinary, TypeDecorator, func, select, update
-from sqlalchemy.engine import Dialect
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+from monitor.store.codec import DICTIONARIES, read_page
+from monitor.store.models import Article, PageDictionary, Version
+
 PAGE_LEVEL = 3          # level 9 saves ~25 % more of a page but costs 12x the time (0.54 ms a page)
-TEXT_LEVEL = 3
-TEXT_MIN_BYTES = 64     # shorter text gains nothing from a zstd frame (its header alone is 6+ bytes)
 DICTIONARY_BYTES = 32 * 1024   # measured on the simulator: 32 KB beat 16 KB and 64-110 KB
 TRAIN_AFTER = 50        # pages of a site before its first dictionary (50 trained as well as 200 on the simulator)
 TRAIN_ON = 300          # the latest pages a dictionary is trained on, at most
 RETRAIN_WINDOW = 100    # pages compressed with a dictionary before its ratio is judged
 RETRAIN_BELOW = 0.75    # retrain when recent pages compress to less than this share of the dictionary's ratio
-
-
-# ---------------------------------------------------------------- text columns
-
-def pack_bytes(data: bytes, level: int = TEXT_LEVEL) -> bytes:
-    """`data` as a zstd frame when that is shorter, else as it is (never mistaken for a frame: UTF-8 text
-    cannot begin with the frame's magic number, whose second byte is a continuation byte)."""
-    if len(data) < TEXT_MIN_BYTES:
-        return data
-    packed = _text_compressor().compress(data) if level == TEXT_LEVEL else zstandard.ZstdCompressor(
-        level=level, write_checksum=False).compress(data)
-    return packed if len(packed) < len(data) else data
-
-
-def unpack_bytes(value: bytes | memoryview | str) -> str:
-    """The text stored by `pack_bytes`, or by newsmon before 0007 (TEXT in SQLite: a str)."""
-    if isinstance(value, str):
-        return value
-    data = bytes(value)
-    if data.startswith(ZSTD_MAGIC):
-        data = _decompressor().decompress(data)
-    return data.decode("utf-8")
-
-
-class PackedText(TypeDecorator[str]):
-    """A text column stored compressed (see the module's docstring)."""
-
-    impl = LargeBinary
-    cache_ok = True
-
-    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
-        return None if value is None else pack_bytes(value.encode("utf-8"))
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
-        return None if value is None else unpack_bytes(value)
-
-
-class PackedJSON(TypeDecorator[list[str]]):
-    """A JSON list of strings stored compressed; reads the JSON columns of databases before 0007 too."""
-
-    impl = LargeBinary
-    cache_ok = True
-
-    def process_bind_param(self, value: list[str] | None, dialect: Dialect) -> bytes | None:
-        if value is None:
-            return None
-        return pack_bytes(json.dumps(list(value), ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> list[str] | None:
-        if value is None:
-            return None
-        if isinstance(value, list):  # a PostgreSQL json column, read before the migration changed its type
-            return value
-        return json.loads(unpack_bytes(value))
-
-
-# ---------------------------------------------------------------- zstd objects, per thread
-
-_local = threading.local()  # zstd compressors and decompressors are not thread-safe; the pipeline writes in a thread
-
-
-def _text_compressor() -> zstandard.ZstdCompressor:
-    if (c := getattr(_local, "text", None)) is None:
-        c = _local.text = zstandard.ZstdCompressor(level=TEXT_LEVEL, write_checksum=False)
-    return c
-
-
-def _decompressor() -> zstandard.ZstdDecompressor:
-    if (d := getattr(_local, "plain", None)) is None:
-        d = _local.plain = zstandard.ZstdDecompressor()
-    return d
 
 
 # ---------------------------------------------------------------- dictionaries
@@ -135,50 +55,6 @@ class Dictionary:
     number: int
     data: bytes
     ratio: float          # page bytes / compressed bytes on pages it was not trained on
-
-
-class _Dictionaries:
-    """Dictionaries by id, loaded once per process. Safe across databases and threads: an id names one
-    dictionary forever (random, never reused), and rows are never changed."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._data: dict[int, zstandard.ZstdCompressionDict] = {}
-
-    def get(self, session: Session, dictionary_id: int) -> zstandard.ZstdCompressionDict:
-        with self._lock:
-            found = self._data.get(dictionary_id)
-        if found is None:
-            from monitor.store.models import PageDictionary  # models import this module for the column types
-
-            data = session.scalar(select(PageDictionary.data).where(PageDictionary.id == dictionary_id))
-            if data is None:
-                raise LookupError(f"page dictionary {dictionary_id} is not in the database")
-            found = self.put(dictionary_id, data)
-        return found
-
-    def put(self, dictionary_id: int, data: bytes) -> zstandard.ZstdCompressionDict:
-        loaded = zstandard.ZstdCompressionDict(data)
-        with self._lock:
-            self._data[dictionary_id] = loaded
-        return loaded
-
-
-DICTIONARIES = _Dictionaries()
-
-
-def read_page(session: Session | None, data: bytes | None, dictionary_id: int | None) -> bytes | None:
-    """A stored page as fetched, whatever its form; None when it was pruned (stored empty)."""
-    if not data:
-        return None
-    data = bytes(data)
-    if not data.startswith(ZSTD_MAGIC):
-        return zlib.decompress(data)
-    if dictionary_id is None:
-        return _decompressor().decompress(data)
-    if session is None:
-        raise LookupError("a page compressed with a dictionary is read through a database session")
-    return zstandard.ZstdDecompressor(dict_data=DICTIONARIES.get(session, dictionary_id)).decompress(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +103,6 @@ class PagePacker:
     def _adopt_earlier_pages(self) -> None:
         """The site's pages written before its first dictionary (fewer than TRAIN_AFTER: a first crawl's
         first small batches) are compressed again with it, instead of keeping three times the room."""
-        from monitor.store.models import Article, Version
 
         assert self.dictionary is not None
         earlier = self.session.execute(
@@ -265,7 +140,6 @@ def train_data(pages: Sequence[bytes], level: int = PAGE_LEVEL) -> Trained | Non
 
 def train(session: Session, site_id: int, pages: Sequence[bytes], level: int = PAGE_LEVEL) -> Dictionary | None:
     """Train the site's next dictionary on `pages` and add it to the session (see train_data)."""
-    from monitor.store.models import PageDictionary
 
     trained = train_data(pages, level)
     if trained is None:
@@ -284,7 +158,6 @@ def new_dictionary_id() -> int:
 
 
 def latest_dictionary(session: Session, site_id: int) -> Dictionary | None:
-    from monitor.store.models import PageDictionary
 
     row = session.execute(select(PageDictionary.id, PageDictionary.number, PageDictionary.ratio)
                           .where(PageDictionary.site_id == site_id)
@@ -295,7 +168,6 @@ def latest_dictionary(session: Session, site_id: int) -> Dictionary | None:
 
 
 def stored_page_count(session: Session, site_id: int) -> int:
-    from monitor.store.models import Article, Version
 
     return session.scalar(select(func.count()).select_from(Version).join(Article, Article.id == Version.article_id)
                           .where(Article.site_id == site_id, func.length(Version.raw_html) > 0)) or 0
@@ -303,7 +175,6 @@ def stored_page_count(session: Session, site_id: int) -> int:
 
 def stored_pages(session: Session, site_id: int, limit: int) -> list[bytes]:
     """The site's latest stored pages (oldest first), as fetched."""
-    from monitor.store.models import Article, Version
 
     rows = session.execute(select(Version.raw_html, Version.page_dictionary_id)
                            .join(Article, Article.id == Version.article_id)
@@ -315,7 +186,6 @@ def stored_pages(session: Session, site_id: int, limit: int) -> list[bytes]:
 def degraded(session: Session, site_id: int, dictionary: Dictionary) -> bool:
     """Whether the last RETRAIN_WINDOW pages written with the dictionary compress to less than RETRAIN_BELOW
     of its ratio. Sizes only: no page is read."""
-    from monitor.store.models import Article, Version
 
     recent = (select(Version.raw_size.label("raw"), func.length(Version.raw_html).label("packed"))
               .join(Article, Article.id == Version.article_id)

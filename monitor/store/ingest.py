@@ -28,7 +28,8 @@ from monitor.iso import to_iso
 from monitor.items import TEXT_FIELDS, VERSION_FIELDS, ExtractedArticle, Fetch
 from monitor.store.checkruns import add_to_run, extends_run, latest_checks
 from monitor.store.compression import PagePacker
-from monitor.store.heads import pack_head, site_reference
+from monitor.store.codec import pack_head
+from monitor.store.heads import site_reference
 from monitor.store.models import Article, ArticleUrl, Change, Check, Event, Site, Version, latest_versions
 from monitor.store.outbox import queue_change, queue_event
 

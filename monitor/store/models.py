@@ -16,8 +16,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, object_session, relationship
 
 from monitor.iso import from_iso, to_iso
-from monitor.store.compression import PackedJSON, PackedText, read_page
-from monitor.store.heads import unpack_head
+from monitor.store.codec import PackedJSON, PackedText, read_page, unpack_head
 
 
 class UTCDateTime(TypeDecorator[datetime]):

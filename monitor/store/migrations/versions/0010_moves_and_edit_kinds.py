@@ -17,7 +17,7 @@ from alembic import op
 
 from monitor.compare.diffing import diff_articles
 from monitor.compare.edit_kinds import tally
-from monitor.store.compression import PackedJSON, PackedText
+from monitor.store.codec import PackedJSON, PackedText
 
 revision: str = "0010"
 down_revision: str | None = "0009"
