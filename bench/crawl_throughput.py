@@ -621,7 +621,7 @@ def report(runs: list[Run], meta: dict) -> dict:
     return {"meta": meta, "table": table, "ratios": ratios, "runs": [asdict(r) for r in runs]}
 
 
-def print_report(res: dict, target: float) -> None:
+def print_report(res: dict, targets: dict[str, float]) -> None:
     m, t, q = res["meta"], res["table"], res["ratios"]
     print(f"\nnewsmon crawl throughput — {m['articles']} articles ({m['theme']} theme, "
           f"{m['article_bytes_median'] / 1000:.1f} KB each), {m['repeat']} rounds, medians [min–max]")
@@ -643,10 +643,11 @@ def print_report(res: dict, target: float) -> None:
     print(f"{'':22}{'wall (start-up incl.)':>26}{'crawl seconds':>26}")
     for k in ("first", "recheck"):
         print(f"{labels[k]:22}{fmt(q[k]['wall'], 2):>26}{fmt(q[k]['crawl'], 2):>26}")
-    got = q["recheck"]["wall"]["median"]
-    verdict = "met" if got >= target else "NOT met"
-    print(f"\ntarget: unchanged re-check at ≥ {target:.0%} of the bare spider's rate (wall) — {verdict}: "
-          f"{got:.0%} (crawl seconds: {q['recheck']['crawl']['median']:.0%})")
+    print()
+    for k, target in targets.items():
+        got = q[k]["wall"]["median"]
+        print(f"target: {labels[k]} at ≥ {target:.0%} of the bare spider's rate (wall) — "
+              f"{'met' if got >= target else 'NOT met'}: {got:.0%} (crawl seconds: {q[k]['crawl']['median']:.0%})")
 
 
 def print_profile(p: dict, bare: dict | None = None) -> None:
@@ -717,7 +718,9 @@ def main() -> None:
     parser.add_argument("--paragraphs", type=int, default=5, help="paragraphs per article (5)")
     parser.add_argument("--server", choices=["raw", "twisted"], default="raw")
     parser.add_argument("--load-seconds", type=float, default=3.0, help="length of the server-alone measure")
-    parser.add_argument("--target", type=float, default=0.75, help="re-check / bare rate to meet (0.75)")
+    # Issue 12's targets: a first crawl at 0.7 of the bare spider, an unchanged re-check at 0.9.
+    parser.add_argument("--target", type=float, default=0.9, help="re-check / bare rate to meet (0.9)")
+    parser.add_argument("--first-target", type=float, default=0.7, help="first crawl / bare rate to meet (0.7)")
     parser.add_argument("--profile", choices=["none", "py-spy", "cprofile"], default="none",
                         help="after the rounds, profile one re-check")
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy", help="py-spy executable")
@@ -789,7 +792,7 @@ def main() -> None:
                              "bare": " ".join(bench.bare_cmd())}}
         res = report(runs, meta) if runs else {"meta": meta}
         if runs:
-            print_report(res, args.target)
+            print_report(res, {"first": args.first_target, "recheck": args.target})
         if args.profile == "py-spy":
             res["profile"] = profile_pyspy(bench, args.top, args.py_spy, "recheck")
             res["profile_bare"] = profile_pyspy(bench, args.top, args.py_spy, "bare")
