@@ -13,7 +13,6 @@ concurrency), so every worker job slot has a lane.
 from __future__ import annotations
 
 import argparse
-import re
 import signal
 import statistics
 import subprocess
@@ -23,56 +22,30 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from distributed_scale import ADMIN, CONFIG, PLANNED, db_url, make_due, psql  # bench/ is on sys.path
 from jsonout import emit_json  # noqa: E402 - bench/ is the script's own folder on sys.path
 from workfolder import work_folder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PATCHED = ("import sys, monitor.settings as s; s.NEWSMON_VISIT_BATCH = int(sys.argv[1]); "
            "from monitor.cli import main; sys.exit(main(sys.argv[2:]))")
-PLANNED = re.compile(r"(\d+) visit\(s\) planned in (\d+) job\(s\) in ([\d.]+) s")
-
-CONFIG = """tick = "1s"
-shutdown_timeout = "10s"
-
-[sites.bench]
-spider = "lepetitjournal"
-base_url = "{base_url}"
-discovery_interval = "30d"
-
-[sites.bench.policy]
-tiers = [["1000d", "100d"]]
-listed_every = "100d"
-
-[sites.bench.politeness]
-concurrency = 8
-download_delay = "0s"
-robots_txt = false
-"""
-
-
-def psql(url: str, sql: str) -> list[tuple]:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        cursor = conn.execute(sql)
-        return cursor.fetchall() if cursor.description else []
+LANES = 8
 
 
 def run_one(batch: int, articles: int, workers: int, concurrency: int, base_url: str, work: Path) -> dict[str, Any]:
     name = f"newsmon_bench_{uuid.uuid4().hex[:10]}"
     psql(ADMIN, f'CREATE DATABASE "{name}"')
-    db_admin = ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    db_admin = db_url(name)
     env = {"NEWSMON_DB": db_admin.replace("postgresql://", "postgresql+psycopg://"), "PATH": "/usr/bin:/bin"}
     config = work / "bench.toml"
-    config.write_text(CONFIG.format(base_url=base_url), encoding="utf-8")
+    config.write_text(CONFIG.format(base_url=base_url, lanes=LANES), encoding="utf-8")
     python = [sys.executable, "-m", "monitor"]
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        subprocess.run([*python, "crawl", "bench", "--config", str(config)], env=env, cwd=ROOT, check=True,
+        subprocess.run([*python, "crawl", "lepetitjournal", "--config", str(config)], env=env, cwd=ROOT, check=True,
                        capture_output=True)
-        psql(db_admin, "UPDATE articles SET next_check_at = now() at time zone 'utc' - interval '1 second'")
+        make_due(db_admin)
         for n in range(workers):
             procs.append(subprocess.Popen([*python, "worker", "--config", str(config), "--concurrency",
                                            str(concurrency), "--log-file", str(work / f"worker{n}.log")],

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from http import HTTPStatus
 from io import BytesIO
@@ -30,8 +29,8 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from monitor import settings
-from monitor.store.models import Article, Check, Site, Version
-from monitor.store.queries import check_times, check_url
+from monitor.store.models import Article, Check, Version
+from monitor.store.queries import check_times, check_url, versions_in_order
 
 WARC_VERSION = "1.1"
 RECORD_IDS = uuid.UUID("5e0b1f3c-6a8e-4f4b-9a51-7c1d2e9b8a40")   # newsmon's namespace for uuid5 record ids
@@ -51,7 +50,9 @@ def write_warc(session: Session, out: BinaryIO, *, site: str | None = None, sinc
     writer = WARCWriter(out, gzip=True, warc_version=WARC_VERSION)
     writer.write_record(_warcinfo(writer, site, since, revisits))
     checks = _ArticleChecks(session)
-    for name, article, version in _versions(session, site, since):
+    # Pages read with their rows (deferred otherwise), 100 versions at a time.
+    query = versions_in_order(site, since).options(undefer(Version.raw_html)).execution_options(yield_per=100)
+    for name, article, version in session.execute(query):
         fields = {ARTICLE_FIELD: f"{name}:{article.key}", VERSION_FIELD: str(version.number)}
         page = version.page
         url = checks.fetched_url(article, version)
@@ -65,17 +66,6 @@ def write_warc(session: Session, out: BinaryIO, *, site: str | None = None, sinc
         for check in unchanged:
             for at in check_times(check):
                 writer.write_record(_revisit(writer, response, check_url(check, article), at, fields))
-
-
-def _versions(session: Session, site: str | None, since: datetime | None) -> Iterator[tuple[str, Article, Version]]:
-    query = (select(Site.name, Article, Version).join(Article, Article.id == Version.article_id)
-             .join(Site, Site.id == Article.site_id).order_by(Site.name, Article.key, Version.number)
-             .options(undefer(Version.raw_html)).execution_options(yield_per=100))
-    if site:
-        query = query.where(Site.name == site)
-    if since:
-        query = query.where(Version.fetched_at >= since)
-    yield from session.execute(query)   # rows unpack as (name, article, version)
 
 
 class _ArticleChecks:

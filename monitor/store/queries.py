@@ -301,15 +301,20 @@ def export_versions(session: Session, site: str | None = None,
                     since: datetime | None = None) -> Iterator[VersionRecord]:
     """Every stored version (of a site, fetched since a time), article by article, oldest first; streamed,
     whatever the database size."""
-    query = (select(Version, Article, Site.name).join(Article, Article.id == Version.article_id)
-             .join(Site, Site.id == Article.site_id).order_by(Site.name, Article.key, Version.number)
-             .execution_options(yield_per=500))
+    for name, article, version in session.execute(versions_in_order(site, since).execution_options(yield_per=500)):
+        yield version_record(name, article, version)
+
+
+def versions_in_order(site: str | None = None, since: datetime | None = None) -> Select[tuple[str, Article, Version]]:
+    """(site name, article, version) of every stored version (of a site, fetched since a time), article by
+    article, oldest first: the order every export streams them in."""
+    query = (select(Site.name, Article, Version).join(Article, Article.id == Version.article_id)
+             .join(Site, Site.id == Article.site_id).order_by(Site.name, Article.key, Version.number))
     if site:
         query = query.where(Site.name == site)
     if since:
         query = query.where(Version.fetched_at >= since)
-    for version, article, name in session.execute(query):
-        yield version_record(name, article, version)
+    return query
 
 
 def timeline(session: Session, article: Article) -> list[TimelineEntry]:
