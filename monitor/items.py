@@ -70,6 +70,11 @@ class Fetch:
     # The planned visit this fetch concludes (distributed mode, monitor/store/visits.py): set by the crawl
     # that was asked to make it, on the article's last fetch only (not on a first look held for a second).
     visit_key: str | None = None
+    # The digest of what the page's reading depends on (spiders/base.py NewsSpider.page_digest); None when the
+    # page was not read, or read by a fallback extractor. `same_page`: it equals the digest of the article's
+    # last page read, so the page was not read again: its article is the latest version's.
+    page_digest: bytes | None = None
+    same_page: bool = False
 
     @property
     def is_gone(self) -> bool:

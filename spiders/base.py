@@ -10,6 +10,7 @@ newsmon's crawl components rely on this contract and on nothing else of a spider
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -22,6 +23,7 @@ from twisted.python.failure import Failure
 
 from monitor.extract import ExtractionError, Extractor, PageError, read_article, read_stored
 from monitor.extract.generic import extract_generic, is_generic
+from monitor.extract.registry import READERS
 from monitor.items import RESPONSE_HEAD_META, ExtractedArticle, Fetch
 
 # 304 answers a conditional re-check; 404 and 410 say the article is gone: all three are answers.
@@ -38,6 +40,8 @@ class NewsSpider(Spider):
     extractor: ClassVar[Extractor]
     # What reads a page the site's own extractor cannot (a redesign); a spider may configure it (time zone).
     generic: ClassVar[Extractor] = staticmethod(extract_generic)
+    # How the spider sets its extractors up, beyond their code (a news site's time zone): part of a page's digest.
+    reading_setup: str = ""
 
     def __init__(self, base_url: str | None = None, site: str | None = None, discover: bool | str = True,
                  *args: Any, **kwargs: Any):
@@ -100,6 +104,11 @@ class NewsSpider(Spider):
         elif not isinstance(response, TextResponse) or "html" not in (content_type or "text/html").lower():
             fetch.error = f"not a web page ({content_type or 'no content type'})"
         else:
+            digest = self.page_digest(fetch, content_type)
+            if digest == response.meta.get("page_digest"):
+                fetch.page_digest, fetch.same_page = digest, True
+                yield fetch
+                return
             try:
                 fetch.encoding, fetch.article = self.read(response.body, response.url, content_type,
                                                           response.encoding)
@@ -107,7 +116,22 @@ class NewsSpider(Spider):
                 fetch.error = str(exc)
             except ExtractionError as exc:
                 fetch.error, fetch.unreadable = str(exc), True
+            else:
+                # Only a page the site's own extractor reads: one its fallback had to read is read every time,
+                # so that every crawl counts it (and says the site's markup has changed).
+                fallback = self.extractor is not self.generic and is_generic(fetch.article.extractor)
+                fetch.page_digest = None if fallback else digest
         yield fetch
+
+    def page_digest(self, fetch: Fetch, content_type: str | None) -> bytes:
+        """A digest of everything the reading of a page depends on: this newsmon's extractors and the spider's
+        setting of them, the URLs of the redirect chain, the content type, the bytes. The same digest as the
+        article's last page read means the same reading, which is the article's latest version."""
+        digest = hashlib.blake2b(digest_size=16)
+        for part in (READERS, self.reading_setup, *fetch.redirect_urls, fetch.url, content_type or ""):
+            digest.update(part.encode() + b"\0")
+        digest.update(fetch.raw)
+        return digest.digest()
 
     def read(self, body: bytes, url: str, content_type: str | None, encoding: str) -> tuple[str, ExtractedArticle]:
         """The article as the site's own extractor reads it, else as the generic one does. A page only the

@@ -83,6 +83,7 @@ class GenericNewsSpider(NewsSpider):
         # dates written without an offset in the site's zone (the registry says so, for reextract too). The
         # same object, so that the base class sees there is nothing else to fall back to.
         self.extractor, self.generic = site_readers(self.name, self.timezone)  # type: ignore[misc]
+        self.reading_setup = f"timezone={self.timezone}"
         self.host = site_host(self.base_url)
         # URLs the site lists in its feeds and sitemaps: articles by its own word, whatever their slug.
         self.declared: set[str] = set()

@@ -579,6 +579,8 @@ class FakeSite:
         self._theme = ""
         self.theme = theme
         self.noise = noise  # may be flipped while running
+        # Whether a noise-free page answers 304 to a conditional request; many sites (and CDNs) never do.
+        self.answers_conditional = True
         self.editions = tuple(editions)
         self.latency = 0.0  # seconds added to every answer (lets concurrency tests overlap requests)
         self.requests: list[RequestLog] = []
@@ -826,7 +828,8 @@ class FakeSite:
         validators = {"ETag": etag, "Last-Modified": format_datetime(changed.astimezone(timezone.utc), usegmt=True),
                       "Cache-Control": "max-age=60"}
         # Only a noise-free page is byte-stable, so only then may the server say "not modified".
-        if conditional and not self.noise and self._not_modified(a, etag, changed, headers):
+        if conditional and self.answers_conditional and not self.noise and self._not_modified(a, etag, changed,
+                                                                                              headers):
             return _Response(304, b"", validators)
         return _page(200, THEMES[self.theme](render, a), **validators)
 

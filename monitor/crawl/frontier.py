@@ -102,8 +102,11 @@ class Frontier(BaseSpiderMiddleware):
         for _, key in due[:self.budget]:
             known = self.known[key]
             # The stored key, not the URL's: a site keyed by URL gives a renamed article's new URL another.
+            # The digest of its last page read lets the spider skip reading the very same page again; a gone
+            # article's page is read, whatever it is, as its return is news.
+            digest = known.page_digest if known.status == "live" else None
             if request := spider.article_request(known.url, revisit=True, headers=known.conditional_headers(),
-                                                 article_key=key):
+                                                 article_key=key, page_digest=digest):
                 self.requested.add(key)
                 yield request
         if len(due) > self.budget:

@@ -102,6 +102,7 @@ class StorePipeline:
                 self.crawler.stats.inc_value("newsmon/bytes", counts.bytes)
                 self.crawler.stats.inc_value("newsmon/saved_bytes", counts.saved_bytes)
                 self.crawler.stats.inc_value("newsmon/not_modified", counts.not_modified)
+                self.crawler.stats.inc_value("newsmon/same_page", counts.same_page)
                 self.crawler.stats.inc_value("newsmon/unreadable", counts.unreadable)
                 self.crawler.stats.set_value("newsmon/unreadable_reason", self.counts.unreadable_reason)
 

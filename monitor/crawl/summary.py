@@ -30,6 +30,7 @@ class CrawlSummary:
     write_errors: int = 0         # batches the database refused; their articles stay due
     not_modified: int = 0         # unchanged checks answered by a 304
     saved_bytes: int = 0          # what those 304s did not have to send
+    same_page: int = 0            # unchanged checks answered by the very page last read: not read again
     unreadable: int = 0           # whole pages in which no article could be read
     unreadable_reason: str = ""
     archive_left_out: int = 0     # new sitemap entries too old to track (monitor/crawl/frontier.py)
@@ -78,7 +79,7 @@ class CrawlSummary:
     @property
     def counts(self) -> dict[str, int]:
         return {**self.outcomes, "listing_errors": self.listing_errors, "write_errors": self.write_errors,
-                "not_modified": self.not_modified, "unreadable": self.unreadable,
+                "not_modified": self.not_modified, "same_page": self.same_page, "unreadable": self.unreadable,
                 "archive_left_out": self.archive_left_out, "generic_fallback": self.generic_fallback}
 
     @classmethod
@@ -96,6 +97,7 @@ class CrawlSummary:
             write_errors=int(stats.get("newsmon/write_errors", 0)),
             not_modified=int(stats.get("newsmon/not_modified", 0)),
             saved_bytes=int(stats.get("newsmon/saved_bytes", 0)),
+            same_page=int(stats.get("newsmon/same_page", 0)),
             unreadable=int(stats.get("newsmon/unreadable", 0)),
             unreadable_reason=str(stats.get("newsmon/unreadable_reason", "")),
             archive_left_out=int(stats.get("newsmon/archive_left_out", 0)),

@@ -6,14 +6,18 @@ from __future__ import annotations
 from functools import partial
 
 from monitor.extract import Extractor
-from monitor.extract.generic import DEFAULT_TIMEZONE, extract_generic
-from monitor.extract.lepetitjournal import extract_article
+from monitor.extract.generic import DEFAULT_TIMEZONE, EXTRACTOR, extract_generic
+from monitor.extract.lepetitjournal import LAYOUTS, extract_article
 
 # spider name -> the site's own extractor; the generic one reads what it cannot (spiders/base.py `read`).
 SITE_EXTRACTORS: dict[str, Extractor] = {
     "lepetitjournal": extract_article,
     "news": extract_generic,
 }
+
+# Every reading this newsmon can make, by extractor name and version. It is part of a page's digest
+# (spiders/base.py NewsSpider.page_digest): after any change to an extractor, a page seen before is read again.
+READERS = " ".join([*(layout.name for layout in LAYOUTS), EXTRACTOR])
 
 
 def site_readers(spider: str, timezone: str | None = None) -> tuple[Extractor, Extractor]:

@@ -21,6 +21,7 @@ class KnownArticle:
     etag: str | None
     last_modified: str | None
     baseline: Baseline | None     # of its latest version; None before the first one
+    page_digest: bytes | None     # of the last page read (models.Article.page_digest)
 
     def conditional_headers(self) -> dict[str, str]:
         """Validators of the last full fetch: an unchanged page then answers 304, with no body to parse."""
@@ -52,7 +53,7 @@ def known_articles(session: Session, site: str, only: Collection[str] = ()) -> K
 def _articles(session: Session, site: str, only: Collection[str]) -> dict[str, KnownArticle]:
     latest = _latest_of(site, only) if only else latest_versions()
     query = (select(Article.key, Article.url, Article.status, Article.last_checked_at, Article.next_check_at,
-                    Article.etag, Article.last_modified, Version.body_words, Version.lead != "",
+                    Article.etag, Article.last_modified, Article.page_digest, Version.body_words, Version.lead != "",
                     Version.author != "", Version.captions, Version.id)
              .join(Site, Site.id == Article.site_id)
              .outerjoin(latest, latest.c.article_id == Article.id)
@@ -62,8 +63,8 @@ def _articles(session: Session, site: str, only: Collection[str]) -> dict[str, K
         query = query.where(Article.key.in_(list(only)))
     return {key: KnownArticle(url, status, checked, due, etag, modified,
                               Baseline(status, words, bool(lead), bool(author), bool(captions))
-                              if version_id is not None else None)
-            for key, url, status, checked, due, etag, modified, words, lead, author, captions, version_id
+                              if version_id is not None else None, digest)
+            for key, url, status, checked, due, etag, modified, digest, words, lead, author, captions, version_id
             in session.execute(query)}
 
 

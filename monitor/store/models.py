@@ -73,6 +73,9 @@ class Article(Base):
     listed_at: Mapped[datetime | None]                                 # last seen on a front page or feed
     etag: Mapped[str | None] = mapped_column(String(200))
     last_modified: Mapped[str | None] = mapped_column(String(100))
+    # The digest of the last page of the article that was read (spiders/base.py NewsSpider.page_digest): the
+    # same page again reads the same, and is an unchanged check without being read. NULL: read it.
+    page_digest: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     site: Mapped[Site] = relationship()
 
