@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from copy import deepcopy
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -20,7 +20,7 @@ import trafilatura
 from lxml.etree import XPath
 from lxml.html import HtmlElement
 
-from monitor.extract.text import clean, comparable, squash
+from monitor.extract.text import clean, comparable, squash, word_count
 
 TRAFILATURA = f"trafilatura-{trafilatura.__version__}"
 
@@ -63,12 +63,18 @@ _TAG = re.compile(r"<[^>]+>")     # a declared articleBody is sometimes HTML
 # A block the balanced reading alone keeps within the article is taken when it is at least this long: "More",
 # "Next", "Learn more" between two paragraphs are a teaser's or a carousel's links.
 _INSERTED_MIN_WORDS = 4
+# Text found between two blocks of the reading is taken when at most this many blocks stand there, and not
+# when the reading holds this share of its words already.
+_GAP = 2
+_HELD = 0.8
+_PROSE_WORDS = 12   # a block this long, beside a gap, is a paragraph of the article
 # The elements of trafilatura's XML that are blocks of text of their own.
 _XML_BLOCKS = frozenset({"p", "head", "list", "item", "quote", "table", "code", "div"})
 # The page's elements whose text can be one block of the body (a <div> only when it holds text itself).
 _HTML_BLOCKS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "dd", "dt"})
 
-_FIGCAPTIONS = XPath("//figcaption")
+# <figcaption>, and WordPress's classic caption (<div class="wp-caption"><img><p class="wp-caption-text">).
+_FIGCAPTIONS = XPath("//figcaption | //*[contains(concat(' ', normalize-space(@class), ' '), ' wp-caption-text ')]")
 _ARTICLE_BODY = XPath('//*[@itemprop="articleBody"]')
 _IN_CHROME = re.compile(r"related|teaser|promo|most-?read|popular|recommend|share|newsletter|outbrain|taboola",
                         re.IGNORECASE)
@@ -95,7 +101,7 @@ def body_blocks(root: HtmlElement, url: str, declared_body: str = "") -> list[st
     link_items = link_list_items(tree)
     precise = _trafilatura_blocks(tree, url, link_items, favor_precision=True)
     balanced = _trafilatura_blocks(tree, url, link_items, favor_precision=False)
-    blocks = within_span(precise, balanced)
+    blocks = with_gaps_filled(tree, within_span(precise, balanced))
     declared = Counter(comparable(_TAG.sub(" ", declared_body)).split())
     if sum(declared.values()) >= _DECLARED_BODY_MIN_WORDS and agreement(blocks, declared) < _AGREEMENT:
         if agreement(balanced, declared) > agreement(blocks, declared):
@@ -122,8 +128,130 @@ def within_span(precise: list[str], balanced: list[str]) -> list[str]:
         merged.extend(precise[i1:i2] if tag != "insert" else ())
         if tag in ("insert", "replace"):
             merged.extend(text for j, text in enumerate(balanced[j1:j2], j1)
-                          if j in span and len(text.split()) >= _INSERTED_MIN_WORDS)
+                          if j in span and word_count(text) >= _INSERTED_MIN_WORDS)
     return merged
+
+
+def with_gaps_filled(tree: HtmlElement, blocks: list[str]) -> list[str]:
+    """The blocks, with text the page shows in a narrow gap between two of them that neither reading kept.
+
+    trafilatura leaves out some of an article's own text: a short paragraph whose few words are partly links
+    (a Chinese paragraph naming two companies), a line of text standing outside any paragraph ("<hr> <b>And
+    here is the commentary:</b>"). An edit there would go unseen. The page's blocks of text as a browser lays
+    them out (chrome already cut) are matched, in order, with the reading's (headlines aside); where at most
+    _GAP of them stand between two matched ones, they are the article's too, unless they are mostly links, a
+    chrome line, a few words, text the page shows twice (a widget) or text the reading holds already. A wider
+    gap is a region trafilatura left out on purpose: a box of teasers, the comments; a gap between two short
+    lines is the page's header (source, date, time) or a caption's surroundings."""
+    shown = list(_shown_blocks(tree))
+    keys = [comparable(text) for text, _ in shown]
+    headlines = {comparable(h1.text_content()) for h1 in tree.iter("h1")}
+    reading = [k for block in blocks if (k := comparable(block)) not in headlines]
+    anchors = _aligned(keys, reading)
+    if len(anchors) < 2:
+        return blocks
+    # The reading's blocks the page does not show as they are: a date it split from its time, lines it joined.
+    unaligned = set(reading) - {key for _, key in anchors} - {""}
+    held, seen = Counter(comparable(" ".join(blocks)).split()), Counter(keys)
+    added: list[tuple[str, str]] = []    # (the block it follows, the text)
+    for (a, block), (b, following) in zip(anchors, anchors[1:]):
+        gap = [i for i in range(a + 1, b) if keys[i]]
+        # Beside a paragraph of prose: between two short lines (a byline and a date) stand a page's labels.
+        if 0 < len(gap) <= _GAP and max(word_count(block), word_count(following)) >= _PROSE_WORDS:
+            added.extend((block, shown[i][0]) for i in gap
+                         if _is_prose(shown[i], keys[i], seen, held) and not _overlaps(keys[i], unaligned))
+    if not added:
+        return blocks
+    after: dict[str, list[str]] = {}
+    for block, text in added:
+        after.setdefault(block, []).append(text)
+    return [text for block in blocks for text in (block, *after.pop(comparable(block), ()))]
+
+
+def _aligned(shown: list[str], reading: list[str]) -> list[tuple[int, str]]:
+    """(position among the shown blocks, key) of the reading's blocks found there, in order: each one looked
+    for after the last found, so a text the page repeats further down (a title in a teaser) is not taken."""
+    found: list[tuple[int, str]] = []
+    start = 0
+    for key in reading:
+        try:
+            at = shown.index(key, start)
+        except ValueError:
+            continue
+        found.append((at, key))
+        start = at + 1
+    return found
+
+
+def _overlaps(key: str, reading: set[str]) -> bool:
+    """Whether the text holds one of the reading's blocks, or is held in one: the same text, cut otherwise."""
+    return any(block in key or key in block for block in reading)
+
+
+def _is_prose(shown: tuple[str, int], key: str, seen: Counter[str], held: Counter[str]) -> bool:
+    text, linked = shown
+    if word_count(text) < _INSERTED_MIN_WORDS or linked >= len(text) * _LINK_SHARE or _CHROME_LINE.match(text):
+        return False
+    if seen[key] > 1:
+        return False
+    words = Counter(key.split())
+    return sum((words & held).values()) < _HELD * sum(words.values())
+
+
+# Elements that start a new line of text, as a browser lays them out...
+_LAID_OUT = frozenset({"address", "article", "aside", "blockquote", "body", "br", "center", "dd", "details", "dialog",
+                       "div", "dl", "dt", "fieldset", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+                       "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "tbody", "td",
+                       "tfoot", "th", "thead", "tr", "ul"})
+# ... and elements whose text is never the article's body: captions are a field of their own.
+_NOT_BODY = frozenset({"script", "style", "noscript", "template", "svg", "math", "button", "select", "textarea",
+                       "figure", "figcaption", "iframe", "object", "nav", "aside", "footer", "form", "head", "title"})
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+
+
+def _shown_blocks(el: HtmlElement) -> Iterator[tuple[str, int]]:
+    """The element's text as the lines of a page (text, characters of it in links), in document order: each
+    laid-out element's own text apart from its laid-out children's, split where one stands."""
+    parts: list[str] = [el.text or ""]
+    linked = 0
+    for child in el:
+        tag = _tag(child)
+        if tag in _LAID_OUT and tag != "br":
+            yield squash("".join(parts)), linked
+            parts, linked = [], 0
+            if not _skipped(child):
+                yield from _shown_blocks(child)
+        elif tag == "br":
+            parts.append(" ")
+        elif tag and not _skipped(child):
+            text = squash(_inline_text(child))
+            parts.append(text)
+            linked += len(text) if tag == "a" else sum(len(squash(_inline_text(a))) for a in child.iter("a"))
+        parts.append(child.tail or "")
+    yield squash("".join(parts)), linked
+
+
+def _inline_text(el: HtmlElement) -> str:
+    """The text an inline element shows: what it holds, less scripts, styles, formulas' sources, hidden text."""
+    parts = [el.text or ""]
+    for child in el:
+        if _tag(child) and not _skipped(child):
+            parts.append(_inline_text(child))
+        parts.append(child.tail or "")
+    return " ".join(parts) if _tag(el) == "br" else "".join(parts)
+
+
+def _tag(el: HtmlElement) -> str:
+    return el.tag if isinstance(el.tag, str) else ""     # comments and processing instructions: ""
+
+
+def _skipped(el: HtmlElement) -> bool:
+    return el.tag in _NOT_BODY or _hidden(el)
+
+
+def _hidden(el: HtmlElement) -> bool:
+    return (el.get("hidden") is not None or el.get("aria-hidden") == "true"
+            or bool(_HIDDEN_STYLE.search(el.get("style", ""))))
 
 
 def _trafilatura_blocks(tree: HtmlElement, url: str, link_items: set[str], *, favor_precision: bool) -> list[str]:
@@ -287,7 +415,7 @@ def figure_captions(layout: Layout) -> tuple[str, ...]:
     captions: list[str] = []
     for caption in _FIGCAPTIONS(layout.root):
         if not layout.within_text(caption) or any(
-                a.tag in ("a", "li", "nav", "aside", "footer") or _IN_CHROME.search(a.get("class", ""))
+                a.tag in ("a", "nav", "aside", "footer") or _IN_CHROME.search(a.get("class", ""))
                 for a in caption.iterancestors()):
             continue
         if (text := caption_text(caption)) and text not in captions:

@@ -29,7 +29,9 @@ from monitor.extract.text import clean, comparable
 from monitor.extract.urls import normalise_url
 from monitor.items import ExtractedArticle
 
-NAME = "generic/1"
+# Raised whenever a page may read otherwise (2: text in narrow gaps of trafilatura's reading, WordPress captions):
+# an article stored by an older reading is then compared like with like (store/ingest.py _switch), never edited.
+NAME = "generic/2"
 EXTRACTOR = f"{NAME}+{TRAFILATURA}"
 DEFAULT_TIMEZONE = "UTC"   # for dates a page writes without an offset, when the site's zone is not configured
 

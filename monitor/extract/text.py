@@ -9,6 +9,9 @@ import unicodedata
 _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
 _QUOTES_AND_DASHES = str.maketrans("’‘«»“”–—", "''\"\"\"\"--")
 _PUNCTUATION = re.compile(r"[^\w\s]")
+# A word: a run of letters and digits, or one ideograph, kana or hangul (those scripts put no spaces
+# between words).
+_WORDS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|[^\W\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+")
 
 
 def clean(text: str) -> str:
@@ -26,3 +29,8 @@ def comparable(text: str) -> str:
     """A form for telling repeats apart: case, typography, punctuation and spacing do not count."""
     text = unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES_AND_DASHES)
     return " ".join(_PUNCTUATION.sub(" ", text).split())
+
+
+def word_count(text: str) -> int:
+    """How many words the text holds, in any script: "谷歌在2014年收购" has six as "Google bought it in 2014" has five."""
+    return len(_WORDS.findall(text))
