@@ -3,6 +3,7 @@
     .venv/bin/python bench/crawl_throughput.py                      # 2000 articles, 5 rounds
     .venv/bin/python bench/crawl_throughput.py --articles 500 --repeat 3 --json -
     .venv/bin/python bench/crawl_throughput.py --profile py-spy     # + where the re-check's time goes
+    .venv/bin/python bench/crawl_throughput.py --baseline HEAD~1    # + newsmon at that git ref, same rounds
 
 What it does, in one run:
 
@@ -20,12 +21,19 @@ What it does, in one run:
      bare     a Scrapy spider defined here, in its own process, fetching the same N article URLs with
               newsmon's concurrency settings for loopback hosts (monitor/settings.py), doing a CSS select of
               the title and nothing else; no storage.
-4. Prints medians [min-max] and, per round, the ratios newsmon/bare of articles per second.
+   With `--baseline REF` (a git ref), two more: `first@base` and `recheck@base`, the same two newsmon
+   commands run with the code of REF (`git archive REF monitor spiders scrapy.cfg tests/__init__.py
+   tests/fakesite.py`, first on their PYTHONPATH) instead of the working tree's; each code version re-checks
+   copies of its own template database (an older schema refuses a database migrated by newer code). The
+   pages are still rendered once, by the working tree's tests/fakesite.py, and served by the same server.
+4. Prints medians [min-max] and, per round, the ratios newsmon/bare of articles per second; with
+   --baseline also the baseline's figures, its ratios to bare and the per-round ratios working tree/baseline
+   (the targets stay about the working tree).
 
 The code measured is a copy of monitor/, spiders/ and tests/fakesite.py taken at start (first on every
 child's PYTHONPATH), so edits saved while the bench runs do not mix into its rounds; --live-code runs the
-working tree itself. A run whose counts are wrong (not N new / N unchanged / N titles, or any error) is
-reported and left out of the figures.
+working tree itself (the baseline is always a copy, extracted from git). A run whose counts are wrong (not
+N new / N unchanged / N titles, or any error) is reported and left out of the figures.
 
 Internal sub-commands (the bench starts them itself): `_serve`, `_load`, `_bare`, `_gc`.
 """
@@ -62,6 +70,8 @@ if str(CODE) not in sys.path:
 
 VENV_BIN = Path(sys.executable).parent
 FIRST_ID = 431000
+# Suffix of the kinds run with the baseline's code (--baseline): "first@base", "recheck@base".
+BASE = "@base"
 SUMMARY = re.compile(r"checked (?P<checked>\d+) · new (?P<new>\d+) · changed (?P<changed>\d+) · dates only "
                      r"(?P<metadata>\d+) · unchanged (?P<unchanged>\d+) · gone (?P<gone>\d+) · errors "
                      r"(?P<error>\d+) · (?P<mb>[\d.]+) MB in (?P<seconds>[\d.]+) s")
@@ -379,10 +389,12 @@ class Run:
         return self.articles / self.crawl_seconds if self.crawl_seconds else float("nan")
 
 
-def child_env() -> dict[str, str]:
-    """Every process the bench starts imports monitor/ and spiders/ from CODE, first on its path."""
-    path = os.pathsep.join(p for p in (str(CODE), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "NEWSMON_BENCH_CODE": str(CODE), "PYTHONPATH": path, "PYTHONHASHSEED": "0"}
+def child_env(code: Path | None = None) -> dict[str, str]:
+    """Every process the bench starts imports monitor/ and spiders/ from `code` (CODE unless said: the
+    baseline's runs), first on its path."""
+    code = code or CODE
+    path = os.pathsep.join(p for p in (str(code), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "NEWSMON_BENCH_CODE": str(code), "PYTHONPATH": path, "PYTHONHASHSEED": "0"}
 
 
 def snapshot_code(work: Path) -> Path:
@@ -399,17 +411,47 @@ def snapshot_code(work: Path) -> Path:
     return dest
 
 
+BASELINE_PATHS = ("monitor", "spiders", "scrapy.cfg", "tests/__init__.py", "tests/fakesite.py")
+
+
+def resolve_ref(ref: str) -> str:
+    """The full commit a git ref names; one clear line and exit when it names none (checked before any
+    work is done)."""
+    found = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+                           capture_output=True, text=True, check=False)
+    if found.returncode != 0 or not found.stdout.strip():
+        raise SystemExit(f"--baseline {ref}: not a commit of the repository at {ROOT}")
+    return found.stdout.strip()
+
+
+def extract_baseline(commit: str, work: Path) -> Path:
+    """The baseline's code, as committed (the same files snapshot_code copies from the working tree), in
+    WORK/baseline. The resolved commit, not the ref, so a ref moving meanwhile (HEAD) cannot change it."""
+    dest = work / "baseline"
+    dest.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, *BASELINE_PATHS],
+                             capture_output=True, check=False)
+    if archive.returncode != 0:
+        why = (archive.stderr.decode().strip() or f"exit status {archive.returncode}").splitlines()[-1]
+        raise SystemExit(f"--baseline: git archive {commit[:12]} failed: {why}")
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest
+
+
 def proc_cpu(pid: int) -> float:
     fields_ = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def timed(cmd: list[str], server_pid: int, log: Path) -> tuple[float, float, float, float, str]:
-    """Run cmd to completion: wall seconds, cpu seconds, max RSS (MB), server cpu seconds, stdout."""
+def timed(cmd: list[str], server_pid: int, log: Path,
+          code: Path | None = None) -> tuple[float, float, float, float, str]:
+    """Run cmd to completion, with `code` (CODE unless said) first on its path and as its folder: wall
+    seconds, cpu seconds, max RSS (MB), server cpu seconds, stdout."""
+    code = code or CODE
     server_before = proc_cpu(server_pid)
     with open(log, "ab") as err:
         started = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, cwd=CODE, env=child_env())
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, cwd=code, env=child_env(code))
         out = p.stdout.read()
         _, status, usage = os.wait4(p.pid, 0)
         wall = time.perf_counter() - started
@@ -422,38 +464,50 @@ def timed(cmd: list[str], server_pid: int, log: Path) -> tuple[float, float, flo
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, work: Path, base: str, urls_file: Path, server_pid: int):
+    def __init__(self, args: argparse.Namespace, work: Path, base: str, urls_file: Path, server_pid: int,
+                 baseline: Path | None = None):
         self.args, self.work, self.base, self.urls_file, self.server_pid = args, work, base, urls_file, server_pid
         self.template = work / "template.db"
+        # Each code version re-checks copies of a database its own first crawl made: the schemas differ
+        # between versions, and an older one refuses a database migrated by a newer one.
+        self.templates = {"": self.template} | ({BASE: work / "template-base.db"} if baseline else {})
+        self.codes = {"": CODE} | ({BASE: baseline} if baseline else {})
         self.log = work / "stderr.log"
         self.n = args.articles
+
+    @staticmethod
+    def version(kind: str) -> str:
+        """The key of a kind's code and template: BASE for the baseline's kinds, "" for the working tree's."""
+        return BASE if kind.endswith(BASE) else ""
 
     def newsmon(self, db: Path, *extra: str) -> list[str]:
         return [str(VENV_BIN / "newsmon"), "--db", f"sqlite:///{db}", "crawl", "lepetitjournal",
                 "--base-url", self.base, *extra]
 
     def run_newsmon(self, kind: str, rnd: int) -> Run:
-        db = self.work / f"{kind}-{rnd}.db"
+        version = self.version(kind)
+        what, template = kind.removesuffix(BASE), self.templates[version]
+        db = self.work / f"{kind.replace('@', '-')}-{rnd}.db"  # no "@" in a database URL
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
-        if kind == "recheck":
-            shutil.copyfile(self.template, db)
+        if what == "recheck":
+            shutil.copyfile(template, db)
             cmd = self.newsmon(db, "--all", "--no-discovery")
         else:
             cmd = self.newsmon(db)
-        wall, cpu, rss, scpu, out = timed(cmd, self.server_pid, self.log)
+        wall, cpu, rss, scpu, out = timed(cmd, self.server_pid, self.log, self.codes[version])
         m = SUMMARY.search(out)
         if not m:
-            raise SystemExit(f"no crawl summary in newsmon's output: {out!r}")
+            raise SystemExit(f"no crawl summary in newsmon's output ({kind}): {out!r}")
         counts = {k: float(v) if k in ("mb", "seconds") else int(v) for k, v in m.groupdict().items()}
-        articles = counts["new"] if kind == "first" else counts["unchanged"]
-        expected = {"new": self.n} if kind == "first" else {"unchanged": self.n, "checked": self.n}
+        articles = counts["new"] if what == "first" else counts["unchanged"]
+        expected = {"new": self.n} if what == "first" else {"unchanged": self.n, "checked": self.n}
         wrong = {k: counts[k] for k, v in expected.items() if counts[k] != v}
         invalid = f"expected {expected}, got {counts}; see {self.log}" if wrong or counts["error"] else ""
-        if kind == "first" and not self.template.exists():
+        if what == "first" and not template.exists():
             with sqlite3.connect(db) as conn:
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            shutil.copyfile(db, self.template)
+            shutil.copyfile(db, template)
         for suffix in ("", "-wal", "-shm"):
             if not self.args.keep:
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
@@ -471,8 +525,10 @@ class Bench:
     def run(self, kind: str, rnd: int) -> Run:
         r = self.run_bare(rnd) if kind == "bare" else self.run_newsmon(kind, rnd)
         label = f"round {rnd + 1}" if rnd >= 0 else "warm-up"
-        print(f"  {label:8} {kind:8} {r.wall:6.2f} s wall  {r.rate_wall:6.0f}/s  crawl {r.crawl_seconds:5.1f} s"
-              f"  cpu {r.cpu:5.2f} s  server cpu {r.server_cpu:4.2f} s", file=sys.stderr)
+        width = 12 if len(self.codes) > 1 else 8  # room for "recheck@base"
+        print(f"  {label:8} {kind:{width}} {r.wall:6.2f} s wall  {r.rate_wall:6.0f}/s"
+              f"  crawl {r.crawl_seconds:5.1f} s  cpu {r.cpu:5.2f} s  server cpu {r.server_cpu:4.2f} s",
+              file=sys.stderr)
         if r.invalid:
             print(f"  WARNING: this run does not count: {r.invalid}", file=sys.stderr)
         return r
@@ -595,8 +651,21 @@ def fmt(s: dict[str, float], digits: int = 0) -> str:
     return f"{s['median']:.{digits}f} [{s['min']:.{digits}f}–{s['max']:.{digits}f}]"
 
 
+def per_round(runs: list[Run], over: list[Run]) -> dict[str, dict[str, float]]:
+    """Ratios of articles per second, runs / over, taken within each round (both valid in that round), so
+    the two sides of every ratio ran minutes apart at most: wall and crawl seconds, median [min-max]."""
+    other = {r.round: r for r in over}
+    pairs = [(r.rate_wall / other[r.round].rate_wall, r.rate_crawl / other[r.round].rate_crawl)
+             for r in runs if r.round in other]
+    if not pairs:
+        raise SystemExit(f"no round with valid runs of both {runs[0].kind} and {over[0].kind}")
+    return {"wall": spread([a for a, _ in pairs]), "crawl": spread([b for _, b in pairs])}
+
+
 def report(runs: list[Run], meta: dict) -> dict:
-    kinds = ["first", "recheck", "bare"]
+    with_base = any(r.kind.endswith(BASE) for r in runs)
+    compared = ["first", "recheck"] + ([f"first{BASE}", f"recheck{BASE}"] if with_base else [])
+    kinds = compared + ["bare"]
     by_kind = {k: [r for r in runs if r.kind == k and not r.invalid] for k in kinds}
     meta["excluded_runs"] = [f"{r.kind} round {r.round + 1}: {r.invalid}" for r in runs if r.invalid]
     empty = [k for k in kinds if not by_kind[k]]
@@ -610,15 +679,12 @@ def report(runs: list[Run], meta: dict) -> dict:
                     "cpu_s": spread([r.cpu for r in rs]), "maxrss_mb": spread([r.maxrss_mb for r in rs]),
                     "server_cpu_s": spread([r.server_cpu for r in rs]),
                     "articles": spread([float(r.articles) for r in rs])}
-    ratios = {}
-    bare = {r.round: r for r in by_kind["bare"]}
-    for k in ("first", "recheck"):
-        per_round = [(r.rate_wall / bare[r.round].rate_wall, r.rate_crawl / bare[r.round].rate_crawl)
-                     for r in by_kind[k] if r.round in bare]
-        if not per_round:
-            raise SystemExit(f"no round with valid runs of both {k} and bare")
-        ratios[k] = {"wall": spread([a for a, _ in per_round]), "crawl": spread([b for _, b in per_round])}
-    return {"meta": meta, "table": table, "ratios": ratios, "runs": [asdict(r) for r in runs]}
+    ratios = {k: per_round(by_kind[k], by_kind["bare"]) for k in compared}
+    res = {"meta": meta, "table": table, "ratios": ratios}
+    if with_base:
+        # Working tree / baseline, within each round: the figure the comparison is for.
+        res["tree_vs_baseline"] = {k: per_round(by_kind[k], by_kind[k + BASE]) for k in ("first", "recheck")}
+    return res | {"runs": [asdict(r) for r in runs]}
 
 
 def print_report(res: dict, targets: dict[str, float]) -> None:
@@ -633,16 +699,32 @@ def print_report(res: dict, targets: dict[str, float]) -> None:
     for line in m["excluded_runs"]:
         print(f"EXCLUDED from the figures: {line}")
     labels = {"first": "newsmon first crawl", "recheck": "newsmon re-check", "bare": "bare Scrapy spider"}
-    print(f"\n{'':22}{'articles/s (wall)':>22}{'articles/s (crawl)':>22}{'wall s':>20}{'cpu s':>20}"
+    compared = ["first", "recheck"]
+    if (b := m.get("baseline")):
+        # Each baseline row right under the working tree's row it is compared with.
+        print(f"baseline: {b['ref']} = {b['commit'][:12]}, its committed code; the rows without it are the "
+              f"working tree's")
+        name = b["ref"] if len(b["ref"]) <= 20 else b["commit"][:12]  # a full hash would widen every row
+        labels |= {f"first{BASE}": f"  baseline {name}", f"recheck{BASE}": f"  baseline {name}"}
+        compared = ["first", f"first{BASE}", "recheck", f"recheck{BASE}"]
+    w = max(22, *(len(v) + 2 for v in labels.values()))
+    print(f"\n{'':{w}}{'articles/s (wall)':>22}{'articles/s (crawl)':>22}{'wall s':>20}{'cpu s':>20}"
           f"{'server cpu s':>18}")
-    for k in ("first", "recheck", "bare"):
+    for k in compared + ["bare"]:
         r = t[k]
-        print(f"{labels[k]:22}{fmt(r['rate_wall']):>22}{fmt(r['rate_crawl']):>22}{fmt(r['wall_s'], 2):>20}"
+        print(f"{labels[k]:{w}}{fmt(r['rate_wall']):>22}{fmt(r['rate_crawl']):>22}{fmt(r['wall_s'], 2):>20}"
               f"{fmt(r['cpu_s'], 2):>20}{fmt(r['server_cpu_s'], 2):>18}")
     print("\nnewsmon / bare, articles per second (per-round ratios)")
-    print(f"{'':22}{'wall (start-up incl.)':>26}{'crawl seconds':>26}")
-    for k in ("first", "recheck"):
-        print(f"{labels[k]:22}{fmt(q[k]['wall'], 2):>26}{fmt(q[k]['crawl'], 2):>26}")
+    print(f"{'':{w}}{'wall (start-up incl.)':>26}{'crawl seconds':>26}")
+    for k in compared:
+        print(f"{labels[k]:{w}}{fmt(q[k]['wall'], 2):>26}{fmt(q[k]['crawl'], 2):>26}")
+    if b:
+        v = res["tree_vs_baseline"]
+        print(f"\nworking tree / baseline {name}, articles per second (per-round ratios; above 1: the tree "
+              f"is faster)")
+        print(f"{'':{w}}{'wall (start-up incl.)':>26}{'crawl seconds':>26}")
+        for k in ("first", "recheck"):
+            print(f"{labels[k]:{w}}{fmt(v[k]['wall'], 2):>26}{fmt(v[k]['crawl'], 2):>26}")
     print()
     for k, target in targets.items():
         got = q[k]["wall"]["median"]
@@ -727,6 +809,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=15, help="rows of each profile table")
     parser.add_argument("--bare-setting", action="append", default=[], metavar="NAME=VALUE",
                         help="a Scrapy setting for the bare spider only (repeatable), e.g. CONCURRENT_ITEMS=1")
+    parser.add_argument("--baseline", metavar="REF",
+                        help="also time newsmon at this git ref (its committed code), in the same rounds")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON to FILE (- for stdout)")
     parser.add_argument("--live-code", action="store_true",
                         help="run the working tree itself, not a copy taken at start")
@@ -742,6 +826,8 @@ def main() -> None:
                      "or use --profile cprofile")
         args.py_spy = str(Path(found).absolute())  # the runs start in the code snapshot's folder
 
+    base_commit = resolve_ref(args.baseline) if args.baseline else ""  # an unknown ref fails before any work
+
     import scrapy
 
     global CODE
@@ -750,6 +836,11 @@ def main() -> None:
     if not args.live_code:
         CODE = snapshot_code(work)
         sys.path.insert(0, str(CODE))
+    try:
+        baseline = extract_baseline(base_commit, work) if args.baseline else None
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     t = time.perf_counter()
@@ -770,16 +861,19 @@ def main() -> None:
              str(args.load_seconds)], check=True, capture_output=True, cwd=CODE, env=child_env()).stdout)
         print(f"server alone: {load['rps']:.0f} req/s over 16 keep-alive connections", file=sys.stderr)
 
-        bench = Bench(args, work, base, urls_file, server.pid)
-        kinds = ["first", "bare", "recheck"]
+        bench = Bench(args, work, base, urls_file, server.pid, baseline)
+        # Each first before its recheck, so the warm-up's first crawl makes the template its recheck copies.
+        kinds = ["first", "recheck", f"first{BASE}", f"recheck{BASE}", "bare"] if baseline else \
+            ["first", "bare", "recheck"]
         for w in range(args.warmup):
             for k in kinds:
                 bench.run(k, -1 - w)
-        if not bench.template.exists():
-            bench.run("first", -99)
+        for version, template in bench.templates.items():
+            if not template.exists():
+                bench.run("first" + version, -99)
         runs = []
         for rnd in range(args.repeat):
-            order = kinds[rnd % 3:] + kinds[:rnd % 3]  # rotate who goes first
+            order = kinds[rnd % len(kinds):] + kinds[:rnd % len(kinds)]  # rotate who goes first
             for k in order:
                 runs.append(bench.run(k, rnd))
 
@@ -790,6 +884,10 @@ def main() -> None:
                 "commands": {"first": " ".join(bench.newsmon(Path("EMPTY.db"))),
                              "recheck": " ".join(bench.newsmon(Path("COPY.db"), "--all", "--no-discovery")),
                              "bare": " ".join(bench.bare_cmd())}}
+        if baseline:
+            # The same newsmon commands, run with the baseline's code first on PYTHONPATH and as their folder.
+            meta["baseline"] = {"ref": args.baseline, "commit": base_commit, "code": str(baseline),
+                                "kinds": [f"first{BASE}", f"recheck{BASE}"]}
         res = report(runs, meta) if runs else {"meta": meta}
         if runs:
             print_report(res, {"first": args.first_target, "recheck": args.target})
