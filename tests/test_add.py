@@ -244,7 +244,7 @@ def test_an_unreadable_article_is_shown_with_its_reason_and_a_quoted_name_loads(
     with HarbourTimes(shell=True) as site:
         proc = newsmon(tmp_path, "add", site.base_url, "--name", "harbour times.uk", "--config", str(config))
     assert proc.returncode == 0, proc.stderr
-    assert "  unreadable       generic/2: " in proc.stdout
+    assert "  unreadable       generic/3: " in proc.stdout
     assert "Market returns to the old fish hall" in proc.stdout   # the other article still reads
     assert config.read_text(encoding="utf-8").startswith('[sites."harbour times.uk"]\n')
     assert load_config(config).site("harbour times.uk").spider == "news"

@@ -96,7 +96,7 @@ def test_json_ld_news_article() -> None:
     assert got.date_precision == "minute"
     assert got.body == BODY
     assert (got.key, got.url, got.edition, got.captions) == (KEY, URL, None, ())
-    assert got.extractor == EXTRACTOR == f"generic/2+trafilatura-{trafilatura.__version__}"
+    assert got.extractor == EXTRACTOR == f"generic/3+trafilatura-{trafilatura.__version__}"
 
 
 def test_json_ld_in_a_graph_with_references() -> None:
@@ -234,6 +234,17 @@ def test_the_headline_is_the_one_the_sources_agree_on() -> None:
            '<meta property="og:site_name" content="The Harbour Gazette">'
     html = page(head).replace('<a class="logo" href="/">The Harbour Gazette</a>',
                               '<h1 class="logo"><a href="/">The Harbour Gazette</a></h1>')
+    assert read(html).title == TITLE
+
+
+def test_a_logo_in_an_h1_is_not_the_headline_nor_a_permalink_mark_part_of_it() -> None:
+    """Documentation-style pages: the site's name in an <h1> linking home, the page's <h1> ending with a "¶"
+    link to itself; <title> repeats both."""
+    html = page(article=article_html(), title=TITLE).replace(
+        '<a class="logo" href="/">The Harbour Gazette</a>',
+        '<h1 class="logo"><a href="/"><span>The Harbour Gazette</span></a></h1>').replace(
+        f'<h1 class="entry-title">{TITLE}</h1>',
+        f'<h1 class="entry-title"><a href="#toc">{TITLE}</a><a class="headerlink" href="#strike">¶</a></h1>')
     assert read(html).title == TITLE
 
 
@@ -510,7 +521,7 @@ def test_a_page_without_an_article_is_refused() -> None:
 <nav><ul><li><a href="/">Home</a></li><li><a href="/world/">World</a></li></ul></nav>
 <div class="notice"><p>We'll be back soon.</p></div>
 <footer><p>© 2024 The Harbour Gazette</p></footer></body></html>"""
-    with pytest.raises(ExtractionError, match="generic/2: no article text"):
+    with pytest.raises(ExtractionError, match="generic/3: no article text"):
         read(html)
 
 
@@ -520,7 +531,7 @@ def test_a_listing_page_is_refused() -> None:
                       for i in range(6))
     html = f"""<!DOCTYPE html><html lang="en"><head><title>World | The Harbour Gazette</title>{ld(listing)}</head>
 <body><h1>World</h1><main>{teasers}</main></body></html>"""
-    with pytest.raises(ExtractionError, match=r"generic/2: a listing page \(CollectionPage\), not an article"):
+    with pytest.raises(ExtractionError, match=r"generic/3: a listing page \(CollectionPage\), not an article"):
         read(html)
 
 
@@ -532,5 +543,5 @@ def test_reading_leaves_the_page_as_it_was() -> None:
 
 def test_a_page_without_any_title_is_refused() -> None:
     html = f"<html><body><div>{article_html()}</div></body></html>"
-    with pytest.raises(ExtractionError, match="generic/2: no title"):
+    with pytest.raises(ExtractionError, match="generic/3: no title"):
         read(html)

@@ -91,7 +91,7 @@ def test_a_redesign_no_adapter_knows_is_read_and_only_the_sites_edits_are_report
         switched = {int(c["article_id"]) for c in newsmon.changes() if c["fields"][:1] == ["extractor"]}
         assert switched == set(IDS)  # every article's history says its extractor changed, once
         latest = {int(v["article_id"]): v for v in newsmon.export()}
-        assert all(latest[i]["extractor"].startswith("generic/2+trafilatura-") for i in IDS)
+        assert all(latest[i]["extractor"].startswith("generic/3+trafilatura-") for i in IDS)
         assert latest[IDS[2]]["title"] == "Un titre réécrit pendant la refonte du site"
 
         # The history says the extractor changed, as a change that is no edit of the text.

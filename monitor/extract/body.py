@@ -410,8 +410,9 @@ def figure_captions(layout: Layout) -> tuple[str, ...]:
     """Captions of the figures within the article's text, without photo credits.
 
     A figure above the text or below it may be the article's main picture, but as often a teaser's, a
-    player's or a gallery's of the page around it; the figures among the paragraphs, or inside what the page
-    marks as the article's body, are the article's."""
+    player's or a gallery's of the page around it (realnews' pages: a picture's "7 Days" above the text
+    belongs to a rotating block); the figures among the paragraphs, or inside what the page marks as the
+    article's body, are the article's."""
     captions: list[str] = []
     for caption in _FIGCAPTIONS(layout.root):
         if not layout.within_text(caption) or any(

@@ -29,9 +29,10 @@ from monitor.extract.text import clean, comparable
 from monitor.extract.urls import normalise_url
 from monitor.items import ExtractedArticle
 
-# Raised whenever a page may read otherwise (2: text in narrow gaps of trafilatura's reading, WordPress captions):
-# an article stored by an older reading is then compared like with like (store/ingest.py _switch), never edited.
-NAME = "generic/2"
+# Raised whenever a page may read otherwise, so that an article stored by an older reading is compared like
+# with like (store/ingest.py _switch), never edited. 2: text in narrow gaps of trafilatura's reading, WordPress
+# captions; 3: a logo's <h1> and a heading's permalink mark left out of the title.
+NAME = "generic/3"
 EXTRACTOR = f"{NAME}+{TRAFILATURA}"
 DEFAULT_TIMEZONE = "UTC"   # for dates a page writes without an offset, when the site's zone is not configured
 
@@ -42,6 +43,7 @@ def is_generic(extractor: str) -> bool:
     """Whether a stored extractor name is this extractor's (any version)."""
     return extractor.split("/", 1)[0] == NAME.split("/", 1)[0]
 _H1 = XPath("//h1")
+_HOME = re.compile(r"^(?=.)(?:(?:https?:)?//[^/?#]+)?/?(?:index\.\w+)?$", re.IGNORECASE)
 _TITLE = XPath("string(//title)")
 _HTML_LANG = XPath("string(/html/@lang)")
 _CANONICAL = XPath('//link[translate(@rel, "CANONICAL", "canonical") = "canonical"]/@href')
@@ -150,13 +152,28 @@ def article_title(root: HtmlElement, evidence: Evidence) -> str:
                              if candidate[0] in ("title", "h1") else -1)
         return unconfirmed[0][1] if unconfirmed else ""
     declared = {d.source for d in evidence.sources}
+    logos = {h1_text(h1) for h1 in _H1(root)[:3] if _links_home(h1)}
     best = max(range(len(candidates)), key=lambda i: (
-        votes[i], bool(({candidates[i][0]} | confirming[i]) & declared), candidates[i][0] == "h1", -i))
+        votes[i], bool(({candidates[i][0]} | confirming[i]) & declared), candidates[i][1] not in logos,
+        candidates[i][0] == "h1", -i))
     origin, title = candidates[best]
     if origin != "h1":
         title = next((text for (other_origin, text), vote in zip(candidates, votes, strict=True)
                       if other_origin == "h1" and vote and repeats(text, title) and len(text) > len(title)), title)
     return title
+
+
+def h1_text(h1: HtmlElement) -> str:
+    """An <h1>'s text, without the permalink mark documentation sites end headings with ("History¶")."""
+    return clean(h1.text_content()).rstrip("¶§🔗 ")
+
+
+def _links_home(h1: HtmlElement) -> bool:
+    """An <h1> that is a link to the site's home page is its logo ("/", "index.html", "https://site/"); an
+    article's own headline links to itself, if anywhere."""
+    text = len(clean(h1.text_content()))
+    links = [a for a in (*h1.iterancestors("a"), *h1.iter("a")) if _HOME.match(a.get("href", "#").strip())]
+    return bool(text) and sum(len(clean(a.text_content())) for a in links) >= text / 2
 
 
 def title_candidates(root: HtmlElement, evidence: Evidence) -> list[tuple[str, str]]:
@@ -166,7 +183,7 @@ def title_candidates(root: HtmlElement, evidence: Evidence) -> list[tuple[str, s
         found.append((d.source, d.headline))
         if d.name and d.name != d.headline:
             found.append((d.source, d.name))
-    found += [("h1", clean(el.text_content())) for el in _H1(root)[:3]]
+    found += [("h1", h1_text(el)) for el in _H1(root)[:3]]
     found.append(("title", clean(_TITLE(root))))
     return found
 
