@@ -3,7 +3,7 @@ report, the web app and its feed, the browser test. Built once per test module (
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -64,13 +64,18 @@ def served(tmp: Path) -> Iterator[tuple[str, Filled]]:
 
 
 @contextmanager
-def app_server(db: str) -> Iterator[str]:
-    """The web app over an existing database, on a free loopback port: its base URL."""
+def app_server(db: str, host: str = "127.0.0.1", allowed: Sequence[str] = ()) -> Iterator[str]:
+    """The web app over an existing database, listening on `host` at a free port and answering to `allowed`
+    too: its base URL. An address that cannot be listened on raises OSError."""
     store = open_store(db, create=False)
-    server = make_app_server(store, "127.0.0.1", 0)
+    try:
+        server = make_app_server(store, host, 0, allowed)
+    except OSError:
+        store.close()
+        raise
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield f"http://{host}:{server.server_port}"
     finally:
         server.shutdown()
         server.server_close()

@@ -8,11 +8,10 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +19,10 @@ import feedparser
 import pytest
 from lxml import html as lxml_html
 
-from monitor.report.webapp import make_app_server, served_hosts
+from monitor.report.webapp import served_hosts
 from monitor.store import open_store
 from tests.conftest import ROOT, Newsmon, run_in_process
-from tests.reading import HOSTILE_TITLE, SILENT_SENTENCE, Filled
+from tests.reading import HOSTILE_TITLE, SILENT_SENTENCE, Filled, app_server
 from tests.reading import served as serving
 
 
@@ -304,20 +303,13 @@ def test_served_hosts() -> None:
 
 @contextmanager
 def serve_in_thread(db: str, host: str, allowed: Sequence[str] = ()) -> Iterator[str]:
-    """The app over `db`, listening on `host` at a free port and answering to `allowed` too: its base URL."""
-    store = open_store(db, create=False)
-    try:
-        server = make_app_server(store, host, 0, allowed)
-    except OSError as exc:
-        store.close()
-        pytest.skip(f"cannot listen on {host}: {exc}")
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://{host}:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        store.close()
+    """reading.app_server, skipped where this machine cannot listen on `host` (no IPv6...)."""
+    with ExitStack() as stack:
+        try:
+            base = stack.enter_context(app_server(db, host, allowed))
+        except OSError as exc:
+            pytest.skip(f"cannot listen on {host}: {exc}")
+        yield base
 
 
 def test_allowed_hosts_and_the_listening_address(served: Served) -> None:
