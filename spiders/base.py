@@ -110,8 +110,8 @@ class NewsSpider(Spider):
                 yield fetch
                 return
             try:
-                fetch.encoding, fetch.article = self.read(response.body, response.url, content_type,
-                                                          response.encoding)
+                fetch.encoding, fetch.article, fell_back = self.read(response.body, response.url, content_type,
+                                                                     response.encoding)
             except PageError as exc:
                 fetch.error = str(exc)
             except ExtractionError as exc:
@@ -119,8 +119,7 @@ class NewsSpider(Spider):
             else:
                 # Only a page the site's own extractor reads: one its fallback had to read is read every time,
                 # so that every crawl counts it (and says the site's markup has changed).
-                fallback = self.extractor is not self.generic and is_generic(fetch.article.extractor)
-                fetch.page_digest = None if fallback else digest
+                fetch.page_digest = None if fell_back else digest
         yield fetch
 
     def page_digest(self, fetch: Fetch, content_type: str | None) -> bytes:
@@ -133,12 +132,13 @@ class NewsSpider(Spider):
         digest.update(fetch.raw)
         return digest.digest()
 
-    def read(self, body: bytes, url: str, content_type: str | None, encoding: str) -> tuple[str, ExtractedArticle]:
-        """The article as the site's own extractor reads it, else as the generic one does. A page only the
-        generic extractor can read is counted (the site's markup has changed: the crawl says so); a page
-        neither can read raises the site extractor's reason."""
+    def read(self, body: bytes, url: str, content_type: str | None,
+             encoding: str) -> tuple[str, ExtractedArticle, bool]:
+        """The article as the site's own extractor reads it, else as the generic one does, with its encoding
+        and whether the generic fallback read it. Such a page is counted (the site's markup has changed: the
+        crawl says so); a page neither can read raises the site extractor's reason."""
         try:
-            return read_article(body, url, content_type, encoding, self.extractor)
+            return (*read_article(body, url, content_type, encoding, self.extractor), False)
         except ExtractionError:
             if self.extractor is self.generic:
                 raise
@@ -149,7 +149,7 @@ class NewsSpider(Spider):
             else:
                 assert self.crawler.stats is not None
                 self.crawler.stats.inc_value("newsmon/generic_fallback")
-                return read
+                return (*read, True)
             raise
 
     def reread(self, page: bytes, url: str, encoding: str, extractor: str) -> ExtractedArticle | None:

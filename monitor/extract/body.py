@@ -146,13 +146,14 @@ def with_gaps_filled(tree: HtmlElement, blocks: list[str]) -> list[str]:
     shown = list(_shown_blocks(tree))
     keys = [comparable(text) for text, _ in shown]
     headlines = {comparable(h1.text_content()) for h1 in tree.iter("h1")}
-    reading = [k for block in blocks if (k := comparable(block)) not in headlines]
+    block_keys = [comparable(block) for block in blocks]
+    reading = [key for key in block_keys if key not in headlines]
     anchors = _aligned(keys, reading)
     if len(anchors) < 2:
         return blocks
     # The reading's blocks the page does not show as they are: a date it split from its time, lines it joined.
     unaligned = set(reading) - {key for _, key in anchors} - {""}
-    held, seen = Counter(comparable(" ".join(blocks)).split()), Counter(keys)
+    held, seen = Counter(" ".join(block_keys).split()), Counter(keys)
     added: list[tuple[str, str]] = []    # (the block it follows, the text)
     for (a, block), (b, following) in zip(anchors, anchors[1:]):
         gap = [i for i in range(a + 1, b) if keys[i]]
@@ -165,7 +166,7 @@ def with_gaps_filled(tree: HtmlElement, blocks: list[str]) -> list[str]:
     after: dict[str, list[str]] = {}
     for block, text in added:
         after.setdefault(block, []).append(text)
-    return [text for block in blocks for text in (block, *after.pop(comparable(block), ()))]
+    return [text for block, key in zip(blocks, block_keys, strict=True) for text in (block, *after.pop(key, ()))]
 
 
 def _aligned(shown: list[str], reading: list[str]) -> list[tuple[int, str]]:
@@ -238,7 +239,7 @@ def _inline_text(el: HtmlElement) -> str:
         if _tag(child) and not _skipped(child):
             parts.append(_inline_text(child))
         parts.append(child.tail or "")
-    return " ".join(parts) if _tag(el) == "br" else "".join(parts)
+    return "".join(parts)
 
 
 def _tag(el: HtmlElement) -> str:

@@ -32,5 +32,5 @@ def comparable(text: str) -> str:
 
 
 def word_count(text: str) -> int:
-    """How many words the text holds, in any script: "谷歌在2014年收购" has six as "Google bought it in 2014" has five."""
+    """How many words the text holds, in any script: "谷歌在2014年收购" has seven as "Google bought it in 2014" has five."""
     return len(_WORDS.findall(text))
