@@ -14,6 +14,7 @@ import threading
 import urllib.request
 import zlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -359,6 +360,49 @@ def test_a_run_stops_at_its_limit_and_its_times_come_back_exact(db_url: str) -> 
     assert check_rows(db_url) == [("new", 200, 0, None), ("unchanged", 200, RUN_LIMIT - 1, None),
                                   ("unchanged", 200, 2, None)]
     assert stored_times(db_url) == times
+    assert_consistent(db_url)
+
+
+def rows_picture(db: str) -> dict[str, list[tuple]]:
+    """What a database holds of its articles, each row pointing to others by version number, not by id."""
+    return {
+        "versions": [tuple(r) for r in sql(db, "SELECT a.key, v.number, v.body_words, v.text_hash FROM versions v "
+                                              "JOIN articles a ON a.id = v.article_id ORDER BY v.number")],
+        "changes": [tuple(r) for r in sql(db, "SELECT f.number, t.number, c.added_words, c.removed_words FROM changes c "
+                                              "JOIN versions f ON f.id = c.from_version_id "
+                                              "JOIN versions t ON t.id = c.to_version_id ORDER BY t.number")],
+        "checks": [tuple(r) for r in sql(db, "SELECT c.outcome, v.number, c.repeats FROM checks c "
+                                            "LEFT JOIN versions v ON v.id = c.version_id ORDER BY c.checked_at")],
+        "events": [tuple(r) for r in sql(db, "SELECT kind, detail FROM events ORDER BY at")],
+        "outbox": [tuple(r) for r in sql(db, "SELECT o.kind, t.number, e.kind FROM outbox o "
+                                            "LEFT JOIN changes c ON c.id = o.change_id "
+                                            "LEFT JOIN versions t ON t.id = c.to_version_id "
+                                            "LEFT JOIN events e ON e.id = o.event_id ORDER BY o.created_at")],
+        "urls": [tuple(r) for r in sql(db, "SELECT url FROM article_urls ORDER BY url")],
+    }
+
+
+def test_a_batch_leaves_the_rows_its_fetches_leave_one_transaction_each(db_url: str, tmp_path: Path) -> None:
+    """A batch's new rows are written together at its end (monitor/store/bulk.py), pointing to one another
+    before any has an id: an article first seen, edited, seen again and gone within one batch leaves the same
+    rows, linked the same way, as the same fetches recorded one transaction each."""
+    start = datetime(2026, 3, 1, 7, 0, tzinfo=UTC)
+
+    def fetches() -> list[Fetch | Provisional]:
+        return [article_fetch(start, url=OLD_SLUG), article_fetch(start + timedelta(hours=1), body=EDITED_BODY),
+                article_fetch(start + timedelta(hours=2), body=EDITED_BODY),
+                article_fetch(start + timedelta(hours=3), status=410)]
+
+    one_each = f"sqlite:///{tmp_path / 'one-each.db'}"
+    record(db_url, fetches())
+    record(one_each, *([fetch] for fetch in fetches()))
+    picture = rows_picture(db_url)
+    assert picture == rows_picture(one_each)
+    assert [(outcome, number) for outcome, number, _ in picture["checks"]] == [
+        ("new", 1), ("changed", 2), ("unchanged", 2), ("gone", None)]
+    assert [(first, then) for first, then, *_ in picture["changes"]] == [(1, 2)]
+    assert picture["outbox"] == [("change", 2, None), ("gone", None, "gone")]
+    assert picture["urls"] == [(OLD_SLUG,), (CANONICAL,)]
     assert_consistent(db_url)
 
 

@@ -5,11 +5,10 @@ fetches articles. A batch is all or nothing: a crash mid-batch leaves the databa
 articles of the lost batch are still due, so the next run fetches them again.
 
 Rows point to each other through relationships (a check to its version, a version to its article), never
-through ids read back one by one: the batch is flushed once, at its end. A flush per new article and per
-version made the first crawl of a site run at 0.47x a bare Scrapy spider. (On PostgreSQL each table's rows go
-in together, "insertmanyvalues" RETURNING the ids; on SQLite SQLAlchemy still sends one INSERT a row, as it
-cannot match returned ids to rows there without a sentinel column: measured, multi-row INSERTs would save
-only ~0.06 ms an article of the unit of work's ~75 us an object.)
+through ids read back one by one. The rows a batch adds are written at its end, one bulk INSERT a table
+(bulk.py); the session writes only what the batch changed of rows it loaded. A flush per new article and per
+version made the first crawl of a site run at 0.47x a bare Scrapy spider, the unit of work flushing all of
+them once at the end ~0.6x.
 """
 from __future__ import annotations
 
@@ -27,13 +26,14 @@ from monitor.compare.policy import RevisitPolicy, publication_estimate
 from monitor.compare.versioning import (EXTRACTOR_CHANGE, Outcome, Provisional, Verdict, body_words, compare, dates_key,
                                         extracted_hash, switch_verdict, text_hash)
 from monitor.iso import to_iso
-from monitor.items import TEXT_FIELDS, VERSION_FIELDS, ExtractedArticle, Fetch
+from monitor.items import DATE_FIELDS, TEXT_FIELDS, VERSION_FIELDS, ExtractedArticle, Fetch
+from monitor.store.bulk import NewRows, new_row
 from monitor.store.checkruns import add_to_run, extends_run, latest_checks
 from monitor.store.compression import PagePacker
-from monitor.store.codec import pack_head
+from monitor.store.codec import pack_head, read_page
 from monitor.store.heads import site_reference
 from monitor.store.models import Article, ArticleUrl, Change, Check, Event, Site, Version, latest_versions
-from monitor.store.outbox import queue_change, queue_event
+from monitor.store.outbox import change_notice, event_notice
 
 
 # (page, url, encoding, extractor name) -> the page read by that extractor's family, or None: the crawl's
@@ -93,17 +93,18 @@ def record_fetches(session: Session, site_id: int, items: Sequence[Fetch | Provi
     fetches = [(item.fetch, item) if isinstance(item, Provisional) else (item, None) for item in items]
     known = _load(session, site_id, {fetch.key for fetch, _ in fetches})
     packer = _packer(session, site_id, [fetch for fetch, provisional in fetches if provisional is None])
+    rows = NewRows()
     counts = Counts()
     for fetch, provisional in fetches:
         entry = known.get(fetch.key)
         if entry is None:
-            entry = known[fetch.key] = _new_article(session, site_id, fetch)
+            entry = known[fetch.key] = _new_article(rows, site_id, fetch)
         if provisional is not None:
             entry.article.last_checked_at = fetch.fetched_at
             outcome = provisional.outcome
-            _add_check(session, entry, fetch, outcome, None, error=provisional.note)
+            _add_check(rows, entry, fetch, outcome, None, error=provisional.note)
         else:
-            outcome = _record(session, entry, fetch, policy, reread, packer)
+            outcome = _record(session, rows, entry, fetch, policy, reread, packer)
         counts.outcomes[outcome] += 1
         counts.bytes += len(fetch.raw)
         if fetch.not_modified and entry.latest is not None:
@@ -114,6 +115,7 @@ def record_fetches(session: Session, site_id: int, items: Sequence[Fetch | Provi
         if outcome == "error" and fetch.unreadable:
             counts.unreadable += 1
             counts.unreadable_reason = counts.unreadable_reason or fetch.error or ""
+    rows.write(session)
     return counts
 
 
@@ -162,15 +164,15 @@ def _load(session: Session, site_id: int, keys: set[str]) -> dict[str, _Known]:
     return {k.article.key: k for k in by_id.values()}
 
 
-def _new_article(session: Session, site_id: int, fetch: Fetch) -> _Known:
-    article = Article(site_id=site_id, key=fetch.key, url=fetch.url, status="live",
+def _new_article(rows: NewRows, site_id: int, fetch: Fetch) -> _Known:
+    article = new_row(Article, site_id=site_id, key=fetch.key, url=fetch.url, status="live",
                       first_seen_at=fetch.fetched_at)
-    session.add(article)
+    rows.add(article)
     return _Known(article, None, set())
 
 
-def _record(session: Session, entry: _Known, fetch: Fetch, policy: RevisitPolicy, reread: Reread | None,
-            packer: PagePacker | None) -> str:
+def _record(session: Session, rows: NewRows, entry: _Known, fetch: Fetch, policy: RevisitPolicy,
+            reread: Reread | None, packer: PagePacker | None) -> str:
     article = entry.article
     article.last_checked_at = fetch.fetched_at
     if fetch.same_page and (article.page_digest != fetch.page_digest or entry.latest is None):
@@ -180,35 +182,34 @@ def _record(session: Session, entry: _Known, fetch: Fetch, policy: RevisitPolicy
     elif (fetch.not_modified or fetch.same_page) and entry.latest is not None:
         latest = entry.latest
         _schedule(article, fetch, latest.published, latest.date_precision, policy)
-        _add_check(session, entry, fetch, Outcome.UNCHANGED.value, latest)
+        _add_check(rows, entry, fetch, Outcome.UNCHANGED.value, latest)
         return Outcome.UNCHANGED.value
     if fetch.article is None:
-        outcome = _record_failure(session, entry, fetch, policy)
-        _add_check(session, entry, fetch, outcome, None)
+        outcome = _record_failure(rows, entry, fetch, policy)
+        _add_check(rows, entry, fetch, outcome, None)
         return outcome
     if article.status == "gone":
         article.status = "live"
-        _add_event(session, article, Event(article=article, at=fetch.fetched_at, kind="republished",
-                                           detail=fetch.url))
-    _remember_urls(session, entry, fetch)
-    verdict, diffs = _switch(session, entry, fetch, reread) or (_verdict(entry.latest, fetch.article), None)
+        _add_event(rows, article, Event(article=article, at=fetch.fetched_at, kind="republished", detail=fetch.url))
+    _remember_urls(session, rows, entry, fetch)
+    verdict, diffs = _switch(session, rows, entry, fetch, reread) or (_verdict(entry.latest, fetch.article), None)
     version = entry.latest
     if verdict.stores_version:
         assert packer is not None  # made for every batch with a whole page
-        version = _add_version(session, entry, fetch, verdict, packer, diffs)
+        version = _add_version(session, rows, entry, fetch, verdict, packer, diffs)
     _update_article(article, fetch, verdict, policy)
     article.page_digest = fetch.page_digest   # this page's reading is the latest version now, or equals it
-    _add_check(session, entry, fetch, verdict.outcome.value, version)
+    _add_check(rows, entry, fetch, verdict.outcome.value, version)
     return verdict.outcome.value
 
 
-def _record_failure(session: Session, entry: _Known, fetch: Fetch, policy: RevisitPolicy) -> str:
+def _record_failure(rows: NewRows, entry: _Known, fetch: Fetch, policy: RevisitPolicy) -> str:
     article = entry.article
     if fetch.is_gone:
         if article.status != "gone":
             article.status = "gone"
-            _add_event(session, article, Event(article=article, at=fetch.fetched_at, kind="gone",
-                                               detail=f"HTTP {fetch.status}"))
+            _add_event(rows, article, Event(article=article, at=fetch.fetched_at, kind="gone",
+                                            detail=f"HTTP {fetch.status}"))
         article.next_check_at = policy.next_check(fetch.fetched_at, published=None,
                                                   last_changed=article.last_changed_at,
                                                   first_seen=article.first_seen_at)
@@ -229,11 +230,11 @@ def _verdict(latest: Version | None, extracted: ExtractedArticle) -> Verdict:
     return compare(latest, extracted)
 
 
-def _add_version(session: Session, entry: _Known, fetch: Fetch, verdict: Verdict, packer: PagePacker,
-                 diffs: list[FieldDiff] | None = None) -> Version:
+def _add_version(session: Session, rows: NewRows, entry: _Known, fetch: Fetch, verdict: Verdict,
+                 packer: PagePacker, diffs: list[FieldDiff] | None = None) -> Version:
     assert fetch.article is not None
     packed = packer.pack(fetch.raw)
-    return _append(session, entry, fetch.article, verdict, detected_at=fetch.fetched_at, fetched_at=fetch.fetched_at,
+    return _append(rows, entry, fetch.article, verdict, detected_at=fetch.fetched_at, fetched_at=fetch.fetched_at,
                    raw_html=packed.data, page_dictionary_id=packed.dictionary_id, raw_size=len(fetch.raw),
                    encoding=fetch.encoding, http_status=fetch.status,
                    response_head=_packed_head(session, entry.article.site_id, fetch.head), diffs=diffs)
@@ -243,21 +244,23 @@ def _packed_head(session: Session, site_id: int, head: bytes) -> bytes | None:
     return pack_head(head, site_reference(session, site_id, head)) if head else None
 
 
-def _append(session: Session, entry: _Known, extracted: ExtractedArticle, verdict: Verdict, *, detected_at: datetime,
+def _append(rows: NewRows, entry: _Known, extracted: ExtractedArticle, verdict: Verdict, *, detected_at: datetime,
             fetched_at: datetime, raw_html: bytes | None, page_dictionary_id: int | None, raw_size: int | None,
             encoding: str, http_status: int, response_head: bytes | None,
             diffs: list[FieldDiff] | None = None) -> Version:
     """The article's next version, read from that page (compressed), and its change from the one before
     (whose words are counted on `diffs` when given, else on the plain diffs of the two versions)."""
     previous = entry.latest
-    version = Version(
-        article=entry.article, number=previous.number + 1 if previous else 1, fetched_at=fetched_at,
-        **{name: getattr(extracted, name) for name in VERSION_FIELDS}, text_hash=text_hash(extracted),
-        extracted_hash=extracted_hash(extracted), body_words=body_words(extracted.body), raw_size=raw_size,
+    version = new_row(
+        Version, article=entry.article, number=previous.number + 1 if previous else 1, fetched_at=fetched_at,
+        **{name: getattr(extracted, name) for name in VERSION_FIELDS if name not in DATE_FIELDS},
+        published_iso=to_iso(extracted.published), updated_iso=to_iso(extracted.updated),
+        text_hash=text_hash(extracted), extracted_hash=extracted_hash(extracted),
+        body_words=body_words(extracted.body), raw_size=raw_size,
         dates_key=dates_key(extracted), metadata_only=verdict.outcome is Outcome.METADATA,
         http_status=http_status, raw_html=raw_html, page_dictionary_id=page_dictionary_id, raw_encoding=encoding,
         response_head=response_head)
-    session.add(version)
+    rows.add(version)
     if previous is not None:
         diffs = diffs if diffs is not None else diff_articles(previous, extracted)
         counted = tally(previous, extracted, diffs, verdict.outcome is Outcome.CHANGED)
@@ -267,14 +270,14 @@ def _append(session: Session, entry: _Known, extracted: ExtractedArticle, verdic
             text_changed=verdict.outcome is Outcome.CHANGED, announced=verdict.announced,
             added_words=counted.added_words, removed_words=counted.removed_words,
             moved_words=counted.moved_words, kinds=list(counted.kinds))
-        session.add(change)
+        rows.add(change)
         if EXTRACTOR_CHANGE not in verdict.fields:   # the same page read anew is no news to anyone
-            queue_change(session, entry.article, change, detected_at)
+            rows.add(change_notice(entry.article, change, detected_at))
     entry.latest = version
     return version
 
 
-def _switch(session: Session, entry: _Known, fetch: Fetch,
+def _switch(session: Session, rows: NewRows, entry: _Known, fetch: Fetch,
             reread: Reread | None) -> tuple[Verdict, list[FieldDiff] | None] | None:
     """When a page is read by another extractor than the article's latest version (a site's redesign, or a
     newer newsmon), compare like with like. The same words in the same order, however the new markup splits
@@ -292,14 +295,16 @@ def _switch(session: Session, entry: _Known, fetch: Fetch,
         return None  # the same text whoever read it
     if switched := switch_verdict(latest, extracted):
         return switched, None
-    page = latest.page if reread else None   # None too when the page was pruned: nothing to read again
+    # None too when the page was pruned: nothing to read again. (Read through the session: the latest version
+    # may be one of this batch's rows, in no session yet.)
+    page = read_page(session, latest.raw_html, latest.page_dictionary_id) if reread else None
     again = reread(page, latest.url, latest.raw_encoding, extracted.extractor) if page is not None and reread else None
     if again is not None and (switched := switch_verdict(again, extracted)):
         return switched, None
     if again is None or again.extractor == latest.extractor:
         return None  # no like-for-like reading: the pages are compared as they are
     if _verdict(latest, again).outcome is not Outcome.UNCHANGED:
-        _append(session, entry, again, Verdict(Outcome.METADATA, (EXTRACTOR_CHANGE,)), detected_at=fetch.fetched_at,
+        _append(rows, entry, again, Verdict(Outcome.METADATA, (EXTRACTOR_CHANGE,)), detected_at=fetch.fetched_at,
                 fetched_at=latest.fetched_at, raw_html=latest.raw_html, page_dictionary_id=latest.page_dictionary_id,
                 raw_size=latest.raw_size, encoding=latest.raw_encoding, http_status=latest.http_status,
                 response_head=latest.response_head)
@@ -311,37 +316,37 @@ def _switch(session: Session, entry: _Known, fetch: Fetch,
     return Verdict(Outcome.CHANGED, (*(d.field for d in diffs), *dates), verdict.announced), diffs
 
 
-def _add_event(session: Session, article: Article, event: Event) -> None:
+def _add_event(rows: NewRows, article: Article, event: Event) -> None:
     """An article gone or back: recorded, and queued for whoever wants to be told."""
-    session.add(event)
-    queue_event(session, article, event)
+    rows.add(event)
+    rows.add(event_notice(article, event))
 
 
-def _remember_urls(session: Session, entry: _Known, fetch: Fetch) -> None:
+def _remember_urls(session: Session, rows: NewRows, entry: _Known, fetch: Fetch) -> None:
     """URL history: the URL asked for, every redirect hop and the canonical URL all name this article."""
     assert fetch.article is not None
     article = entry.article
     for url in dict.fromkeys([fetch.requested_url, *fetch.redirect_urls, fetch.url, fetch.article.url]):
         if url not in entry.urls:
             entry.urls.add(url)
-            session.add(ArticleUrl(article=article, url=url, first_seen_at=fetch.fetched_at))
+            rows.add(new_row(ArticleUrl, article=article, url=url, first_seen_at=fetch.fetched_at))
     if fetch.article.url != article.url:
         if entry.latest is not None:
-            session.add(Event(article=article, at=fetch.fetched_at, kind="moved",
-                              detail=f"{article.url} -> {fetch.article.url}"))
-        _keep_check_urls(session, article)
+            rows.add(Event(article=article, at=fetch.fetched_at, kind="moved",
+                           detail=f"{article.url} -> {fetch.article.url}"))
+        _keep_check_urls(session, rows, article)
         # Its latest row may have just been given the old URL in the database, not in memory: the next check
         # starts a row of its own rather than join a run it could not tell from.
         entry.last_check = None
         article.url = fetch.article.url
 
 
-def _keep_check_urls(session: Session, article: Article) -> None:
+def _keep_check_urls(session: Session, rows: NewRows, article: Article) -> None:
     """A check without a URL fetched the article's URL (models.Check.url): before that URL changes, the
     article's checks without one get it, in this batch and in the database. Rare: a slug that follows an
     edited title."""
-    for row in session.new:
-        if isinstance(row, Check) and row.article is article and row.url is None:
+    for row in rows.of(Check):
+        if row.article is article and row.url is None:
             row.url = article.url
     if article.id is not None:
         session.execute(update(Check).where(Check.article_id == article.id, Check.url.is_(None))
@@ -367,7 +372,7 @@ def _schedule(article: Article, fetch: Fetch, published: datetime | None, precis
                                               first_seen=article.first_seen_at, listed_at=article.listed_at)
 
 
-def _add_check(session: Session, entry: _Known, fetch: Fetch, outcome: str, version: Version | None,
+def _add_check(rows: NewRows, entry: _Known, fetch: Fetch, outcome: str, version: Version | None,
                error: str | None = None) -> None:
     """The check, merged into the article's latest row when both are the same unchanged check (a check run,
     monitor/store/checkruns.py), else a row of its own."""
@@ -377,7 +382,7 @@ def _add_check(session: Session, entry: _Known, fetch: Fetch, outcome: str, vers
             and extends_run(run, fetch.fetched_at, fetch.status, url, version)):
         add_to_run(run, fetch.fetched_at, len(fetch.raw), fetch.visit_key)
         return
-    entry.last_check = Check(article=article, checked_at=fetch.fetched_at, url=url, http_status=fetch.status,
-                             outcome=outcome, version=version, error=error, bytes=len(fetch.raw),
-                             visit_key=fetch.visit_key, repeats=0)
-    session.add(entry.last_check)
+    entry.last_check = new_row(Check, article=article, checked_at=fetch.fetched_at, url=url,
+                               http_status=fetch.status, outcome=outcome, version=version, error=error,
+                               bytes=len(fetch.raw), visit_key=fetch.visit_key, repeats=0)
+    rows.add(entry.last_check)

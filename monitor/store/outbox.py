@@ -1,9 +1,10 @@
 """The notification outbox and its deliveries, in SQL. monitor/notify/dispatch.py drives them.
 
 Rows are queued by the code that records what they tell of, in the same transaction (ingest for changes
-and events, `queue_health` for a site's trouble). Each delivery is claimed with a lease before it is sent,
-so two senders (the daemon and a `newsmon crawl` finishing at the same moment) never send it twice, and a
-sender killed mid-way lets the lease lapse and the message go out later.
+and events, with `change_notice` and `event_notice`; `queue_health` for a site's trouble). Each delivery is
+claimed with a lease before it is sent, so two senders (the daemon and a `newsmon crawl` finishing at the
+same moment) never send it twice, and a sender killed mid-way lets the lease lapse and the message go out
+later.
 """
 from __future__ import annotations
 
@@ -17,13 +18,15 @@ from sqlalchemy.orm import Session, joinedload
 from monitor.store.models import Article, Change, Delivery, Event, Outbox
 
 
-def queue_change(session: Session, article: Article, change: Change, at: datetime) -> None:
-    session.add(Outbox(kind="change", site_id=article.site_id, article=article, change=change, created_at=at))
+def change_notice(article: Article, change: Change, at: datetime) -> Outbox:
+    """The outbox row telling of a change, for the batch that records the change to add."""
+    return Outbox(kind="change", site_id=article.site_id, article=article, change=change, created_at=at)
 
 
-def queue_event(session: Session, article: Article, event: Event) -> None:
-    session.add(Outbox(kind=event.kind, site_id=article.site_id, article=article, event=event,
-                       detail=event.detail, created_at=event.at))
+def event_notice(article: Article, event: Event) -> Outbox:
+    """The outbox row telling of an article gone or back, for the batch that records the event to add."""
+    return Outbox(kind=event.kind, site_id=article.site_id, article=article, event=event, detail=event.detail,
+                  created_at=event.at)
 
 
 def queue_health(session: Session, site_id: int, error: str | None, at: datetime) -> str | None:
