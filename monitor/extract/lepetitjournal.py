@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from urllib.parse import urljoin, urlsplit
 
 from lxml.etree import XPath
@@ -27,14 +28,20 @@ from monitor.items import ExtractedArticle
 
 # /{edition}/{section}/.../{slug}-{id}: the id is stable, the slug follows the title.
 _ARTICLE_PATH = re.compile(r"^/(?P<edition>[a-z][a-z-]*)/(?:(?P<section>[a-z0-9-]+)/)?(?:[^/]*/)*(?:[^/]*-)?(?P<id>\d{4,})/?$")
-# What a browser collapses (no-break spaces are kept as published). Lone spaces are left alone, not replaced by
-# themselves: prose is full of them, and replacing each one was a fifth of an extraction's time.
-_HTML_SPACE = re.compile(r"[ \t\n\r\f]{2,}|[\t\n\r\f]")
+# What a browser collapses (no-break spaces are kept as published): a run of two or more, or one that is not a
+# plain space. Lone spaces are left alone, not replaced by themselves: prose is full of them, and replacing each
+# one was a fifth of an extraction's time. The pattern starts with one character class (the run's first
+# character, then whether it is a run) so that `re` looks for where a match can start in C: written as two
+# alternatives it tried a match at every character.
+_HTML_SPACE = re.compile(r"[ \t\n\r\f](?:(?<=[\t\n\r\f])|(?=[ \t\n\r\f]))[ \t\n\r\f]*")
 # Blocks inside an article body that are not the article: inline "read also" boxes, embeds, ads.
 _NOT_ARTICLE = re.compile(r"related|embedded-entity|InlineRelated|advert|ad-slot|share|newsletter|promo", re.I)
 _SKIPPED_TAGS = frozenset({"script", "style", "aside", "iframe", "noscript", "form", "button", "nav", "svg"})
 _TEXT_BLOCKS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "blockquote", "li", "pre"})
 _CREDIT = re.compile("credit", re.I)
+# The words before a byline's name, in each layout.
+_WRITTEN_BY = re.compile(r"^(?:écrit|ecrit)\s+par\s+", re.I)
+_BY = re.compile(r"^par\s+", re.I)
 
 
 # Each edition's local time: the site writes dates in it without saying so.
@@ -75,11 +82,16 @@ def parse_article_url(url: str) -> ArticleUrl | None:
 
 def clean_text(text: str) -> str:
     """Text as a reader sees it: HTML whitespace runs collapsed, no-break spaces kept."""
-    return _HTML_SPACE.sub(" ", text).strip(" \t\n\r\f\u00a0\u202f")
+    # Most text has nothing to collapse (a paragraph is one line); `in` tells so in C, far faster than a search.
+    if "  " in text or "\n" in text or "\t" in text or "\r" in text or "\f" in text:
+        text = _HTML_SPACE.sub(" ", text)
+    return text.strip(" \t\n\r\f\u00a0\u202f")
 
 
 def element_text(el: HtmlElement, *, skip_class: re.Pattern[str] | None = None) -> str:
     """Visible text of an element, leaving out script/style and descendants whose class matches skip_class."""
+    if not len(el):     # most paragraphs hold no markup: their text is all there is, no walk needed
+        return clean_text(el.text or "")
     parts: list[str] = []
 
     def walk(node: HtmlElement) -> None:
@@ -116,21 +128,25 @@ def first(*candidates: object) -> str:
 
 # ---------------------------------------------------------------- the page
 
-# Class names the layouts look for. Each `//*[contains(@class, …)]` costs a scan of the whole document with
-# a string test per element, and an extraction needed seven: one scan for every element with a class, and
-# plain substring tests in Python, take a fraction of that.
+# Class names the layouts look for, those of the elements they look for inside others included. Each
+# `//*[contains(@class, …)]` costs a scan of the whole document (or of an element) with a string test per
+# element, and an extraction needed ten: one scan for every element with a class, and plain substring tests
+# in Python, take a fraction of that.
 MARKERS = ("field--name-body", "field--name-field-chapo", "field--name-field-image", "article-meta",
-           "Article_body", "chapo", "Author")
-_CLASSED = XPath("//*[@class]")
-_WITH_CLASS = XPath(".//*[contains(@class, $name)]")
+           "Article_body", "chapo", "Author", "author", "date", "image-caption")
+# The elements with a class, in document order. Written `//*[@class]`, libxml2 tests a predicate on every
+# element, which took twice as long as the rest of the scan; the class attributes' parents are the same set.
+_CLASSED = XPath("//@class/..")
 _TITLE_FIELD = XPath('string(//h1//*[contains(@class, "field--name-title")])')
 _H1 = XPath("string(//h1)")
-_META = XPath("//meta[@property = $name]/@content")
-_JSON_LD = XPath('//script[@type="application/ld+json"]/text()')
-_NEXT_DATA = XPath('//script[@id="__NEXT_DATA__"]/text()')
-_TIMES = XPath("//time/@datetime")
-_CANONICAL = XPath('//link[@rel="canonical"]/@href')
-_FIGCAPTION = XPath(".//figcaption")
+# `/descendant::x[test]` selects what `//x[test]` does, but libxml2 walks only the elements for it, where for
+# `//x[test]` it visits every node of the document: a third of the time for <meta>. Strings, not lxml's "smart"
+# ones, which each make a Python object of their element.
+_META = XPath("/descendant::meta[@property = $name]/@content", smart_strings=False)
+_JSON_LD = XPath('/descendant::script[@type="application/ld+json"]/text()', smart_strings=False)
+_NEXT_DATA = XPath('/descendant::script[@id="__NEXT_DATA__"]/text()', smart_strings=False)
+_TIMES = XPath("//time/@datetime", smart_strings=False)
+_CANONICAL = XPath('/descendant::link[@rel="canonical"]/@href', smart_strings=False)
 
 
 class Page:
@@ -138,12 +154,12 @@ class Page:
 
     def __init__(self, sel: Selector):
         self.root: HtmlElement = sel.root
-        self.marked: dict[str, list[HtmlElement]] = {marker: [] for marker in MARKERS}
-        for el in _CLASSED(self.root):
-            classes = el.get("class")
-            for marker in MARKERS:
-                if marker in classes:
-                    self.marked[marker].append(el)
+        classed = _CLASSED(self.root)
+        classes = [el.get("class") for el in classed]
+        everywhere = "\n".join(classes)     # a marker absent from the page costs one test, not one per element
+        self.marked: dict[str, list[HtmlElement]] = {
+            marker: [el for el, names in zip(classed, classes) if marker in names] if marker in everywhere else []
+            for marker in MARKERS}
 
     def element(self, marker: str, within: str | None = None) -> HtmlElement | None:
         """The first element whose class contains `marker` (or, with `within`, the first element whose class
@@ -151,8 +167,10 @@ class Page:
         if within is None:
             return next(iter(self.marked[marker]), None)
         for outer in self.marked[within]:
-            if found := _WITH_CLASS(outer, name=marker):
-                return found[0]
+            # The marked elements are in document order, so the first inside `outer` is the first found there.
+            for el in self.marked[marker]:
+                if outer in el.iterancestors():
+                    return el
         return None
 
     def text(self, marker: str, within: str | None = None) -> str:
@@ -162,6 +180,12 @@ class Page:
 
     def meta(self, prop: str) -> str | None:
         return next(iter(_META(self.root, name=prop)), None)
+
+    @cached_property
+    def next_data(self) -> list[str]:
+        """The text of Next.js's __NEXT_DATA__ script: looked for once, as both the layout test and the
+        reading of the Next.js layout need it."""
+        return _NEXT_DATA(self.root)
 
 
 # ---------------------------------------------------------------- structured data
@@ -184,7 +208,7 @@ def json_ld_article(page: Page) -> dict:
 
 def next_data_node(page: Page) -> dict:
     """The article node in Next.js's __NEXT_DATA__ (props.pageProps.node), or {}."""
-    raw = next(iter(_NEXT_DATA(page.root)), None)
+    raw = next(iter(page.next_data), None)
     if not raw:
         return {}
     try:
@@ -239,17 +263,18 @@ def body_blocks(container: HtmlElement, caption_of: Callable[[HtmlElement], str]
 
 
 def figcaption_without_credit(figure: HtmlElement) -> str:
-    captions = _FIGCAPTION(figure)
-    return element_text(captions[0], skip_class=_CREDIT) if captions else ""
+    caption = next(figure.iter("figcaption"), None)     # the first in document order, as `.//figcaption`
+    return element_text(caption, skip_class=_CREDIT) if caption is not None else ""
 
 
 def drupal_fields(page: Page, timezone: str) -> Fields:
     """The Drupal-era layout: dates only as French text, main image caption printed twice."""
     f = Fields()
-    f.title = first(_TITLE_FIELD(page.root), _H1(page.root), page.meta("og:title"))
+    # Each fallback is looked for only when what comes before it is empty: each is a query of the whole page.
+    f.title = first(_TITLE_FIELD(page.root)) or first(_H1(page.root)) or first(page.meta("og:title"))
     f.lead = first(page.text("field--name-field-chapo"))
     author = first(page.text("author", within="article-meta"))
-    f.author = re.sub(r"^(?:écrit|ecrit)\s+par\s+", "", author, flags=re.I)
+    f.author = _WRITTEN_BY.sub("", author)
     dateline = parse_dateline(page.text("date", within="article-meta"), timezone)
     f.published, f.updated, f.date_precision = dateline.published, dateline.updated, dateline.precision
     main_caption = undouble(first(page.text("image-caption", within="field--name-field-image")))
@@ -263,9 +288,11 @@ def nextjs_fields(page: Page, timezone: str) -> Fields:
     """The Next.js-era layout: JSON-LD and __NEXT_DATA__ first, the rendered DOM as fallback."""
     ld, node = json_ld_article(page), next_data_node(page)
     f = Fields()
-    f.title = first(node.get("title"), ld.get("headline"), _H1(page.root))
-    f.lead = first(node.get("chapo"), page.text("chapo"))
-    f.author = first(node.get("author"), ld_author(ld), re.sub(r"^par\s+", "", page.text("Author"), flags=re.I))
+    # The DOM is looked in only when the structured data lacks the field.
+    f.title = first(node.get("title"), ld.get("headline")) or first(_H1(page.root))
+    f.lead = first(node.get("chapo")) or first(page.text("chapo"))
+    f.author = (first(node.get("author"), ld_author(ld))
+                or first(_BY.sub("", page.text("Author"))))
     times = _TIMES(page.root)
     f.published = (parse_iso(ld.get("datePublished"), timezone)
                    or parse_iso(page.meta("article:published_time"), timezone)
@@ -308,7 +335,7 @@ class Layout:
 
 LAYOUTS: tuple[Layout, ...] = (
     Layout("lepetitjournal-nextjs/1",
-           lambda page: bool(_NEXT_DATA(page.root) or page.marked["Article_body"]),
+           lambda page: bool(page.next_data or page.marked["Article_body"]),
            nextjs_fields),
     Layout("lepetitjournal-drupal/1",
            lambda page: bool(page.marked["field--name-body"]),
@@ -341,6 +368,8 @@ def canonical_url(page: Page, url: str, key: str) -> str:
     href = next(iter(_CANONICAL(page.root)), None)
     if href:
         canonical = urljoin(url, href.strip())
+        if canonical == url:    # the usual case, and the answer either way: no need to parse it
+            return url
         found = parse_article_url(canonical)
         if found and found.key == key:
             return canonical
