@@ -36,6 +36,9 @@ WARN_ON_GENERATOR_RETURN_VALUE = False
 RETRY_TIMES = 2
 
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19 would start, for every crawl, an HTTP server that runs Python code sent to it (its token in a job
+# file under the user's state folder): nothing a monitor of news sites should leave open.
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 # HttpCacheMiddleware would hide edits: it treats a page with an old Last-Modified as fresh (FIELD-NOTES).
 HTTPCACHE_ENABLED = False

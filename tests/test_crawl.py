@@ -173,6 +173,17 @@ def test_discovery_finds_new_articles_and_skips_known_ones_not_due(crawled: tupl
     assert fetched_after - fetched_before == 1
 
 
+def test_a_crawl_opens_no_remote_control(newsmon_sqlite: Newsmon, tmp_path: Path) -> None:
+    """Scrapy 2.19 starts, for every crawl, an HTTP server that runs Python code sent to it, announced in a job
+    file under the user's state folder; newsmon turns it off."""
+    state = tmp_path / "state"
+    newsmon_sqlite.env["XDG_STATE_HOME"] = str(state)
+    with FakeSite(noise=False) as fresh:
+        fresh.add(make_article(431150))
+        assert "new 1" in newsmon_sqlite.crawl(fresh)
+    assert not (state / "scrapy").exists()
+
+
 def test_young_articles_are_due_again_and_rechecked(newsmon: Newsmon) -> None:
     now = datetime.now(UTC)
     with FakeSite(noise=True) as fresh:
