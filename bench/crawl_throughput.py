@@ -3,6 +3,7 @@
     .venv/bin/python bench/crawl_throughput.py                      # 2000 articles, 5 rounds
     .venv/bin/python bench/crawl_throughput.py --articles 500 --repeat 3 --json -
     .venv/bin/python bench/crawl_throughput.py --profile py-spy     # + where the re-check's time goes
+    .venv/bin/python bench/crawl_throughput.py --repeat 0 --profile py-spy --profile-run first  # the first crawl's
     .venv/bin/python bench/crawl_throughput.py --baseline HEAD~1    # + newsmon at that git ref, same rounds
 
 What it does, in one run:
@@ -543,14 +544,17 @@ def short(path: str) -> str:
     return path
 
 
-def profile_cprofile(bench: Bench, top: int) -> dict:
+def profile_cprofile(bench: Bench, top: int, which: str) -> dict:
     import pstats
 
     db = bench.work / "profile.db"
-    shutil.copyfile(bench.template, db)
-    prof = bench.work / "recheck.prof"
-    cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "monitor", "--db", f"sqlite:///{db}",
-           "crawl", "lepetitjournal", "--base-url", bench.base, "--all", "--no-discovery"]
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    if which == "recheck":
+        shutil.copyfile(bench.template, db)
+    prof = bench.work / f"{which}.prof"
+    extra = ["--all", "--no-discovery"] if which == "recheck" else []
+    cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "monitor", *bench.newsmon(db, *extra)[1:]]
     wall, cpu, _, _, out = timed(cmd, bench.server_pid, bench.log)
     stats = pstats.Stats(str(prof))
     total = stats.total_tt  # type: ignore[attr-defined]
@@ -561,7 +565,7 @@ def profile_cprofile(bench: Bench, top: int) -> dict:
     by_cum = sorted(rows, key=lambda r: -r["cum_s"])[:top * 2]
     return {"tool": "cProfile (main thread only: the pipeline's database thread is not seen)",
             "wall": wall, "cpu": cpu, "total_s": total, "self": by_self, "cumulative": by_cum,
-            "file": str(prof), "summary": out.strip()}
+            "file": str(prof), "summary": out.strip(), "run": which}
 
 
 SAMPLE_RATE = 250
@@ -572,11 +576,14 @@ def profile_pyspy(bench: Bench, top: int, pyspy: str, which: str) -> dict:
     add up to the time the process spends running Python (and the C code it calls without releasing the
     GIL: lxml, zlib...), in whatever thread."""
     raw = bench.work / f"{which}.pyspy.txt"
+    db = bench.work / "profile.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
     if which == "recheck":
-        db = bench.work / "profile.db"
         shutil.copyfile(bench.template, db)
-        target = [str(VENV_BIN / "python"), "-m", "monitor", "--db", f"sqlite:///{db}", "crawl", "lepetitjournal",
-                  "--base-url", bench.base, "--all", "--no-discovery"]
+        target = bench.newsmon(db, "--all", "--no-discovery")
+    elif which == "first":
+        target = bench.newsmon(db)
     else:
         target = bench.bare_cmd()
     cmd = [pyspy, "record", "--format", "raw", "--gil", "--threads", "-r", str(SAMPLE_RATE), "-o", str(raw), "--",
@@ -733,7 +740,8 @@ def print_report(res: dict, targets: dict[str, float]) -> None:
 
 
 def print_profile(p: dict, bare: dict | None = None) -> None:
-    print(f"\nprofile of one re-check: {p['tool']}; wall {p['wall']:.1f} s, cpu {p['cpu']:.1f} s; raw data {p['file']}")
+    run = "first crawl" if p["run"] == "first" else "re-check"
+    print(f"\nprofile of one {run}: {p['tool']}; wall {p['wall']:.1f} s, cpu {p['cpu']:.1f} s; raw data {p['file']}")
     print(f"  {p['summary']}")
     if "threads" in p:
         print(f"  {p['samples']} samples = {p['gil_seconds']:.1f} s holding the GIL; by thread: "
@@ -761,11 +769,11 @@ def print_profile(p: dict, bare: dict | None = None) -> None:
     if bare:
         print(f"\nthe bare spider under the same profiler: wall {bare['wall']:.1f} s, "
               f"{bare['gil_seconds']:.1f} s holding the GIL")
-        print("  seconds holding the GIL by package, re-check vs bare (largest differences first):")
+        print(f"  seconds holding the GIL by package, {run} vs bare (largest differences first):")
         names = set(p["package_seconds"]) | set(bare["package_seconds"])
         rows = sorted(((p["package_seconds"].get(k, 0.0), bare["package_seconds"].get(k, 0.0), k) for k in names),
                       key=lambda r: -abs(r[0] - r[1]))
-        print(f"    {'re-check':>9} {'bare':>7} {'diff':>7}  package")
+        print(f"    {run.split()[0]:>9} {'bare':>7} {'diff':>7}  package")
         for mine, theirs, k in rows[:15]:
             print(f"    {mine:9.2f} {theirs:7.2f} {mine - theirs:+7.2f}  {k}")
         print(f"    {p['gil_seconds']:9.2f} {bare['gil_seconds']:7.2f} {p['gil_seconds'] - bare['gil_seconds']:+7.2f}  total")
@@ -804,7 +812,9 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=0.9, help="re-check / bare rate to meet (0.9)")
     parser.add_argument("--first-target", type=float, default=0.7, help="first crawl / bare rate to meet (0.7)")
     parser.add_argument("--profile", choices=["none", "py-spy", "cprofile"], default="none",
-                        help="after the rounds, profile one re-check")
+                        help="after the rounds, profile one crawl (--profile-run)")
+    parser.add_argument("--profile-run", choices=["recheck", "first"], default="recheck",
+                        help="which crawl --profile profiles: an unchanged re-check (default) or a first crawl")
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy", help="py-spy executable")
     parser.add_argument("--top", type=int, default=15, help="rows of each profile table")
     parser.add_argument("--bare-setting", action="append", default=[], metavar="NAME=VALUE",
@@ -892,13 +902,13 @@ def main() -> None:
         if runs:
             print_report(res, {"first": args.first_target, "recheck": args.target})
         if args.profile == "py-spy":
-            res["profile"] = profile_pyspy(bench, args.top, args.py_spy, "recheck")
+            res["profile"] = profile_pyspy(bench, args.top, args.py_spy, args.profile_run)
             res["profile_bare"] = profile_pyspy(bench, args.top, args.py_spy, "bare")
             print_profile(res["profile"], res["profile_bare"])
             res["gc"] = gc_times(bench)
             print_gc(res["gc"])
         elif args.profile == "cprofile":
-            res["profile"] = profile_cprofile(bench, args.top)
+            res["profile"] = profile_cprofile(bench, args.top, args.profile_run)
             print_profile(res["profile"])
         emit_json(res, args.json)
     finally:
