@@ -24,7 +24,7 @@ def site_reference(session: Session, site_id: int, head: bytes) -> bytes:
     known: dict[int, bytes] = session.info.setdefault("head_references", {})
     if (reference := known.get(site_id)) is not None:
         return reference
-    with session.no_autoflush:   # the batch being recorded is flushed once, at its end (ingest.py)
+    with session.no_autoflush:   # what the batch being recorded changed is written once, at its end (ingest.py)
         site = session.get(Site, site_id)
         assert site is not None
         if site.head_reference is None:

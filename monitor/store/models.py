@@ -91,8 +91,8 @@ class ArticleUrl(Base):
     url: Mapped[str] = mapped_column(String(2000), index=True)
     first_seen_at: Mapped[datetime]
 
-    # Rows of a batch point to their article through the relationship, so a batch is flushed once, its
-    # inserts grouped per table (monitor/store/ingest.py), instead of once per new article for its id.
+    # Rows of a batch point to their article through the relationship, so a batch's rows go in together, one
+    # INSERT per table (monitor/store/bulk.py), instead of one flush per new article for its id.
     article: Mapped[Article] = relationship()
 
 
