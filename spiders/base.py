@@ -21,9 +21,9 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from monitor.extract import ExtractionError, Extractor, PageError, read_article, read_stored
-from monitor.extract.generic import extract_generic, is_generic
-from monitor.extract.registry import READERS
+from monitor.extract import ExtractionError, Extractor, PageError, read_article
+from monitor.extract.generic import extract_generic
+from monitor.extract.registry import READERS, StoredPageReader
 from monitor.items import RESPONSE_HEAD_META, ExtractedArticle, Fetch
 
 # 304 answers a conditional re-check; 404 and 410 say the article is gone: all three are answers.
@@ -152,11 +152,12 @@ class NewsSpider(Spider):
                 return (*read, True)
             raise
 
-    def reread(self, page: bytes, url: str, encoding: str, extractor: str) -> ExtractedArticle | None:
-        """A stored page read again by the extractor family named `extractor` (the one that read a newer
-        page of the article), or None when it cannot: newsmon compares like with like when a site's
-        markup, or newsmon's extractor, changed between two fetches."""
-        return read_stored(page, url, encoding, [self.generic if is_generic(extractor) else self.extractor])
+    @property
+    def reread(self) -> StoredPageReader:
+        """What reads a stored page again with the family of the extractor that read a newer page of the
+        article: newsmon compares like with like when a site's markup, or newsmon's extractor, changed
+        between two fetches."""
+        return StoredPageReader(self.extractor, self.generic)
 
     def same_article(self, key: str, landed_url: str) -> bool:
         """Whether the page a request for article `key` landed on, after redirects, is that article. Here:

@@ -1,2 +1,3 @@
 """Crawling with Scrapy: one component per module (pipeline, frontier, confirmation, retries,
-heads, progress), and running a crawl of one site with the summary it comes to."""
+heads, progress), the writer process that stores a crawl's full batches (writer.py), and running a crawl of
+one site with the summary it comes to."""

@@ -1,4 +1,5 @@
-"""The Scrapy item pipeline that stores fetches: batched, written in a worker thread.
+"""The Scrapy item pipeline that stores fetches: batched, each batch written away from the event loop (a
+full one in the writer process, any other in a thread: monitor/crawl/writer.py).
 
 Writing one fetch at a time stalls Scrapy's event loop (~5 s and 236 ms stalls for 5,000 items); batches
 of 200 written in a thread take ~0.25 s with stalls of a few ms (FIELD-NOTES).
@@ -20,16 +21,13 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from monitor.compare.policy import RevisitPolicy
 from monitor.compare.versioning import Provisional
+from monitor.crawl.writer import Batch, Written, write, write_in_writer
 from monitor.items import Fetch
 from monitor.store import Store, open_store
-from monitor.store.ingest import Counts, ensure_site, record_fetches
-from monitor.store.visits import settled_visits
+from monitor.store.ingest import Counts, ensure_site
 
 logger = logging.getLogger(__name__)
 _OPENING = threading.Lock()
@@ -63,6 +61,7 @@ class StorePipeline:
         self.lock = asyncio.Lock()
         self.counts = Counts()
         self.store: Store | None = None
+        self.db_url = ""    # the store's, in full: what the writer process opens
         self.site_id = 0
 
     @classmethod
@@ -72,6 +71,7 @@ class StorePipeline:
     async def open_spider(self) -> None:
         spider = self.crawler.spider
         self.store = await asyncio.to_thread(crawler_store, self.crawler)
+        self.db_url = self.store.engine.url.render_as_string(hide_password=False)
         self.site_id = await asyncio.to_thread(self._ensure_site, spider.site, spider.name, spider.base_url)
 
     def _ensure_site(self, name: str, spider: str, base_url: str) -> int:
@@ -86,69 +86,58 @@ class StorePipeline:
             item.visit_key = self.visits.get(item.key)
         if isinstance(item, Fetch | Provisional):
             self.pending.append(item)
-            if len(self.pending) >= self.batch_size or time.monotonic() - self.last_flush >= self.flush_seconds:
-                await self.flush()
+            if self._due():
+                await self.flush(if_due=True)
         return item
 
-    async def flush(self) -> None:
-        async with self.lock:
-            batch, self.pending = self.pending, []
-            self.last_flush = time.monotonic()
-            if batch:
-                counts = await asyncio.to_thread(self._write, batch)
-                self.counts.add(counts)
-                for outcome, n in counts.outcomes.items():
-                    self.crawler.stats.inc_value(f"newsmon/{outcome}", n)
-                self.crawler.stats.inc_value("newsmon/bytes", counts.bytes)
-                self.crawler.stats.inc_value("newsmon/saved_bytes", counts.saved_bytes)
-                self.crawler.stats.inc_value("newsmon/not_modified", counts.not_modified)
-                self.crawler.stats.inc_value("newsmon/same_page", counts.same_page)
-                self.crawler.stats.inc_value("newsmon/unreadable", counts.unreadable)
-                self.crawler.stats.set_value("newsmon/unreadable_reason", self.counts.unreadable_reason)
+    def _due(self) -> bool:
+        return len(self.pending) >= self.batch_size or time.monotonic() - self.last_flush >= self.flush_seconds
 
-    def _write(self, batch: list[Fetch | Provisional]) -> Counts:
+    async def flush(self, *, if_due: bool = False) -> None:
+        async with self.lock:
+            # Items keep coming while a batch is written, each finding the batch due: the first to get the
+            # lock takes them all, and the others find nothing due (rather than writing a few each).
+            if if_due and not self._due():
+                return
+            fetches, self.pending = self.pending, []
+            self.last_flush = time.monotonic()
+            if fetches:
+                self._tally(await self._write(fetches), len(fetches))
+
+    async def _write(self, fetches: list[Fetch | Provisional]) -> Written:
+        """A full batch goes to the writer process; any other, or one the writer could not take, to a
+        thread (monitor/crawl/writer.py)."""
         assert self.store is not None
-        try:
-            try:
-                return self._record(batch)
-            except (IntegrityError, StaleDataError):
-                # Another process stored some of these articles (or made the same visit, or merged a check
-                # into a run this batch extends) meanwhile: read its rows and decide again.
-                return self._record(batch)
-        except SQLAlchemyError as exc:
+        batch = Batch(self.db_url, self.site_id, fetches, self.policy, self.crawler.spider.reread,
+                      self.visits, self.stored)
+        written = await write_in_writer(batch) if len(fetches) >= self.batch_size else None
+        if written is None:
+            written = await asyncio.to_thread(write, self.store, batch)
+        return written
+
+    def _tally(self, written: Written, fetches: int) -> None:
+        stats = self.crawler.stats
+        if written.error is not None:
             # Nothing of the batch was written (one transaction): its articles are still due and will be
             # fetched again. The crawl goes on; the run reports the loss.
-            logger.error("could not store %d fetches: %s", len(batch), str(exc).splitlines()[0])
-            self.crawler.stats.inc_value("newsmon/write_errors")
-            return Counts()
-
-    def _record(self, batch: list[Fetch | Provisional]) -> Counts:
-        assert self.store is not None
-        with self.store.session() as session:
-            if self.visits:
-                batch = self._unrecorded(session, batch)
-            counts = record_fetches(session, self.site_id, batch, self.policy, self.crawler.spider.reread)
-        for item in batch:   # committed: these are this crawl's own checks, which settle none of its visits
-            if (visit := self.visits.get(_key(item))) is not None:
-                self.stored[visit] = _fetch(item).fetched_at
-        return counts
-
-    def _unrecorded(self, session: Session, batch: list[Fetch | Provisional]) -> list[Fetch | Provisional]:
-        """The batch less the fetches of visits already settled (first looks included)."""
-        keys = {self.visits[key] for key in {_key(i) for i in batch} if key in self.visits}
-        done = settled_visits(session, keys, self.stored)
-        kept = [item for item in batch if self.visits.get(_key(item)) not in done]
-        if len(kept) < len(batch):
-            self.crawler.stats.inc_value("newsmon/visits_recorded_before", len(batch) - len(kept))
-        return kept
+            logger.error("could not store %d fetches: %s", fetches, written.error)
+            stats.inc_value("newsmon/write_errors")
+            return
+        self.stored.update(written.stored)
+        counts = written.counts
+        self.counts.add(counts)
+        for outcome, n in counts.outcomes.items():
+            stats.inc_value(f"newsmon/{outcome}", n)
+        stats.inc_value("newsmon/bytes", counts.bytes)
+        stats.inc_value("newsmon/saved_bytes", counts.saved_bytes)
+        stats.inc_value("newsmon/not_modified", counts.not_modified)
+        stats.inc_value("newsmon/same_page", counts.same_page)
+        stats.inc_value("newsmon/unreadable", counts.unreadable)
+        stats.set_value("newsmon/unreadable_reason", self.counts.unreadable_reason)
+        if written.settled_before:
+            stats.inc_value("newsmon/visits_recorded_before", written.settled_before)
+        if written.in_writer:
+            stats.inc_value("newsmon/writer_batches")
 
     async def close_spider(self) -> None:
         await self.flush()
-
-
-def _fetch(item: Fetch | Provisional) -> Fetch:
-    return item.fetch if isinstance(item, Provisional) else item
-
-
-def _key(item: Fetch | Provisional) -> str:
-    return _fetch(item).key

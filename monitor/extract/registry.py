@@ -3,11 +3,13 @@ it), without Scrapy: `newsmon reextract` reads stored pages again as the site's 
 Kept beside the adapters so that a new one is registered where it is written."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 
-from monitor.extract import Extractor
-from monitor.extract.generic import DEFAULT_TIMEZONE, EXTRACTOR, extract_generic
+from monitor.extract import Extractor, read_stored
+from monitor.extract.generic import DEFAULT_TIMEZONE, EXTRACTOR, extract_generic, is_generic
 from monitor.extract.lepetitjournal import LAYOUTS, extract_article
+from monitor.items import ExtractedArticle
 
 # spider name -> the site's own extractor; the generic one reads what it cannot (spiders/base.py `read`).
 SITE_EXTRACTORS: dict[str, Extractor] = {
@@ -29,3 +31,18 @@ def site_readers(spider: str, timezone: str | None = None) -> tuple[Extractor, E
         generic = partial(extract_generic, timezone=timezone)
     own = SITE_EXTRACTORS.get(spider, extract_generic)
     return (generic if own is extract_generic else own), generic
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPageReader:
+    """Reads a stored page again as the family of a named extractor does (the site's own extractor, or the
+    generic one): how the store compares like with like when the extractor changed between two fetches of
+    an article (monitor/store/ingest.py `_switch`). A value rather than a spider's method, so that a crawl's
+    writer process can be sent it (monitor/crawl/writer.py)."""
+
+    own: Extractor
+    generic: Extractor
+
+    def __call__(self, page: bytes, url: str, encoding: str, extractor: str) -> ExtractedArticle | None:
+        """The page read by `extractor`'s family, or None when it cannot read it."""
+        return read_stored(page, url, encoding, [self.generic if is_generic(extractor) else self.own])
