@@ -105,15 +105,21 @@ class StorePipeline:
                 self._tally(await self._write(fetches), len(fetches))
 
     async def _write(self, fetches: list[Fetch | Provisional]) -> Written:
-        """A full batch goes to the writer process; any other, or one the writer could not take, to a
-        thread (monitor/crawl/writer.py)."""
+        """A full batch of pages read goes to the writer process; any other, or one the writer could not
+        take, to a thread (monitor/crawl/writer.py)."""
         assert self.store is not None
         batch = Batch(self.db_url, self.site_id, fetches, self.policy, self.crawler.spider.reread,
                       self.visits, self.stored)
-        written = await write_in_writer(batch) if len(fetches) >= self.batch_size else None
+        written = await write_in_writer(batch) if self._worth_a_writer(fetches) else None
         if written is None:
             written = await asyncio.to_thread(write, self.store, batch)
         return written
+
+    def _worth_a_writer(self, fetches: list[Fetch | Provisional]) -> bool:
+        """A full batch, at least half of it pages read: the rest (304s, the very page last read, errors)
+        cost the store little more than the batch's trip to the writer."""
+        read = sum(1 for item in fetches if (item.fetch if isinstance(item, Provisional) else item).article)
+        return len(fetches) >= self.batch_size and read * 2 >= len(fetches)
 
     def _tally(self, written: Written, fetches: int) -> None:
         stats = self.crawler.stats
