@@ -24,7 +24,7 @@ from scrapy.crawler import Crawler
 
 from monitor.compare.policy import RevisitPolicy
 from monitor.compare.versioning import Provisional
-from monitor.crawl.writer import Batch, Written, write, write_in_writer
+from monitor.crawl.writer import Batch, Written, worth_a_writer, write, write_in_writer
 from monitor.items import Fetch
 from monitor.store import Store, open_store
 from monitor.store.ingest import Counts, ensure_site
@@ -110,16 +110,10 @@ class StorePipeline:
         assert self.store is not None
         batch = Batch(self.db_url, self.site_id, fetches, self.policy, self.crawler.spider.reread,
                       self.visits, self.stored)
-        written = await write_in_writer(batch) if self._worth_a_writer(fetches) else None
+        written = await write_in_writer(batch) if worth_a_writer(fetches, self.batch_size) else None
         if written is None:
             written = await asyncio.to_thread(write, self.store, batch)
         return written
-
-    def _worth_a_writer(self, fetches: list[Fetch | Provisional]) -> bool:
-        """A full batch, at least half of it pages read: the rest (304s, the very page last read, errors)
-        cost the store little more than the batch's trip to the writer."""
-        read = sum(1 for item in fetches if (item.fetch if isinstance(item, Provisional) else item).article)
-        return len(fetches) >= self.batch_size and read * 2 >= len(fetches)
 
     def _tally(self, written: Written, fetches: int) -> None:
         stats = self.crawler.stats

@@ -1,17 +1,19 @@
-"""Where a crawl's batches of fetches are written: a full batch in a writer process, any other in a thread.
+"""Where a crawl's batches of fetches are written: a full batch of pages read in a writer process, any other
+in a thread.
 
 Storing a fetch is Python work: hashing its text, building its rows, SQLAlchemy's statements (~0.45 ms an
 article on a first crawl). In a thread of the crawl's own process it holds the GIL that Scrapy's event loop
 needs: the crawl and its store take turns on one core. In a process of its own it runs on another core; the
-crawl only pickles the batch (bench/crawl_throughput.py: a first crawl of 2,000 new articles ran at 0.62x a
-bare Scrapy spider with the store in a thread; see the README's Speed section for the figures with the
-writer process). The process costs ~0.5 s to start and tens of megabytes, so a crawl starts it with its
-first full batch: small crawls and the daemon's revisits of a few articles stay in a thread. Once started,
-it serves every crawl of the process (the daemon's too) until the process ends.
+crawl only pickles the batch (bench/crawl_throughput.py, a first crawl of 2,000 new articles: 0.66x a bare
+Scrapy spider with the store in a thread, 0.78x with the writer; the README's Speed section). The process
+costs ~0.5 s to start and ~90 MB of memory, so a crawl starts it with its first full batch: small crawls
+and the daemon's revisits of a few articles stay in a thread, as do batches of 304s and pages unchanged to
+the byte, which cost the store little. Once started, it serves every crawl of the process (the daemon's
+too) until the process ends.
 
-Batches are written one at a time either way (the pipeline waits for each), so the database sees them in
-the order they were fetched. If the writer process dies, a batch it had not taken is written in a thread
-and the next full batch starts a new writer; a batch it was writing is reported as not stored (its
+A crawl's batches are written one at a time either way (its pipeline waits for each), so the database sees
+them in the order they were fetched. If the writer process dies, a batch it had not taken is written in a
+thread and the next full batch starts a new writer; a batch it was writing is reported as not stored (its
 transaction was rolled back, or committed just before: either way nothing is half-written). The writer
 ignores SIGINT and SIGTERM, which a terminal or a service manager sends to the whole process group: the
 crawl's own shutdown ends it, after its last batch. When the crawl's process is killed, the writer finishes
@@ -27,6 +29,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -111,6 +114,13 @@ def _fetch(item: Fetch | Provisional) -> Fetch:
 
 
 # ---------------------------------------------------------------- the writer process
+
+def worth_a_writer(fetches: Sequence[Fetch | Provisional], full: int) -> bool:
+    """A full batch, at least half of it pages read: the others (304s, the very page last read, errors) cost
+    the store little more than the batch's trip to the writer."""
+    read = sum(1 for item in fetches if _fetch(item).article is not None)
+    return len(fetches) >= full and read * 2 >= len(fetches)
+
 
 _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
