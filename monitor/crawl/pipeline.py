@@ -24,7 +24,7 @@ from scrapy.crawler import Crawler
 
 from monitor.compare.policy import RevisitPolicy
 from monitor.compare.versioning import Provisional
-from monitor.crawl.writer import Batch, Written, worth_a_writer, write, write_in_writer
+from monitor.crawl.writer import Batch, Written, hold_writer, release_writer, worth_a_writer, write, write_in_writer
 from monitor.items import Fetch
 from monitor.store import Store, open_store
 from monitor.store.ingest import Counts, ensure_site
@@ -63,6 +63,7 @@ class StorePipeline:
         self.store: Store | None = None
         self.db_url = ""    # the store's, in full: what the writer process opens
         self.site_id = 0
+        self.holds_writer = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -73,6 +74,8 @@ class StorePipeline:
         self.store = await asyncio.to_thread(crawler_store, self.crawler)
         self.db_url = self.store.engine.url.render_as_string(hide_password=False)
         self.site_id = await asyncio.to_thread(self._ensure_site, spider.site, spider.name, spider.base_url)
+        hold_writer()
+        self.holds_writer = True
 
     def _ensure_site(self, name: str, spider: str, base_url: str) -> int:
         assert self.store is not None
@@ -140,4 +143,9 @@ class StorePipeline:
             stats.inc_value("newsmon/writer_batches")
 
     async def close_spider(self) -> None:
-        await self.flush()
+        try:
+            await self.flush()
+        finally:
+            if self.holds_writer:
+                self.holds_writer = False
+                release_writer()

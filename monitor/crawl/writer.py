@@ -8,8 +8,8 @@ crawl only pickles the batch (bench/crawl_throughput.py, a first crawl of 2,000 
 Scrapy spider with the store in a thread, 0.78x with the writer; the README's Speed section). The process
 costs ~0.5 s to start and ~90 MB of memory, so a crawl starts it with its first full batch: small crawls
 and the daemon's revisits of a few articles stay in a thread, as do batches of 304s and pages unchanged to
-the byte, which cost the store little. Once started, it serves every crawl of the process (the daemon's
-too) until the process ends.
+the byte, which cost the store little. Once started, it serves every crawl of the process (a daemon runs
+several at once) and ends with the last crawl running.
 
 A crawl's batches are written one at a time either way (its pipeline waits for each), so the database sees
 them in the order they were fetched. If the writer process dies, a batch it had not taken is written in a
@@ -124,6 +124,25 @@ def worth_a_writer(fetches: Sequence[Fetch | Provisional], full: int) -> bool:
 
 _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
+_crawls = 0     # crawls of this process that may send the writer a batch
+
+
+def hold_writer() -> None:
+    """A crawl begins that may send the writer batches."""
+    global _crawls
+    with _pool_lock:
+        _crawls += 1
+
+
+def release_writer() -> None:
+    """A crawl has ended: the writer ends with the last crawl running, so that a daemon keeps it only while it
+    crawls (a daemon's first crawl of a big site would otherwise leave it waiting for good)."""
+    global _crawls, _pool
+    with _pool_lock:
+        _crawls -= 1
+        pool, _pool = (_pool, None) if _crawls == 0 else (None, _pool)
+    if pool is not None:
+        pool.shutdown(wait=False)   # nothing is queued: every batch of the ended crawls was awaited
 
 
 async def write_in_writer(batch: Batch) -> Written | None:
