@@ -15,6 +15,7 @@ lost work still due and does it first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -106,7 +107,8 @@ class Daemon:
 
     async def finish_crawls(self) -> None:
         """Let running crawls close (their pipelines flush what was fetched), within the time allowed.
-        What does not finish in time is abandoned: unflushed fetches are simply not stored, and stay due."""
+        What does not finish in time is abandoned: unflushed fetches are simply not stored, and stay due; its
+        run is recorded as interrupted."""
         if not self.tasks:
             return
         for crawler in list(self.crawlers):
@@ -116,6 +118,9 @@ class Daemon:
         if pending:
             logger.warning("%d crawl(s) still running after %s: abandoned", len(pending),
                            self.config.shutdown_timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=2)
 
     async def in_own_task(self, state: SiteState, kind: str, *, revisit: str, discover: bool,
                           ahead: float = 0.0) -> None:
@@ -163,7 +168,14 @@ class Daemon:
                 await self.database_trouble(site.name, str(exc).splitlines()[0])
                 return
             started = time.monotonic()
-            crawler, error = await self.run_crawler(site, revisit=revisit, discover=discover, ahead=ahead)
+            try:
+                crawler, error = await self.run_crawler(site, revisit=revisit, discover=discover, ahead=ahead)
+            except asyncio.CancelledError:
+                # Abandoned at shutdown (finish_crawls): its run says so, not "running" until the next start.
+                why = f"still running {self.config.shutdown_timeout} after the daemon was told to stop"
+                with contextlib.suppress(SQLAlchemyError):
+                    await asyncio.to_thread(runs.finish_run, self.store, run_id, "interrupted", {}, why)
+                raise
             summary = CrawlSummary.from_crawler(site.name, crawler, time.monotonic() - started)
             if kind == "revisit":
                 state.revisit_seconds = summary.seconds

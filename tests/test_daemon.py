@@ -30,11 +30,11 @@ listed_memory = "1h"
 
 
 def write_config(tmp_path: Path, site: FakeSite, *, every: str = "2s", tick: str = "0.5s",
-                 discovery: str = "3s", policy: str | None = None, extra: str = "") -> Path:
+                 discovery: str = "3s", policy: str | None = None, extra: str = "", shutdown: str = "10s") -> Path:
     path = tmp_path / "daemon.toml"
     path.write_text(f"""
 tick = "{tick}"
-shutdown_timeout = "10s"
+shutdown_timeout = "{shutdown}"
 {extra}
 [sites.lepetitjournal]
 base_url = "{site.base_url}"
@@ -218,6 +218,23 @@ def test_sigterm_ends_the_daemon_cleanly_mid_crawl(daemon, newsmon_sqlite: Newsm
         assert time.monotonic() - started < 12
     assert "daemon stopped" in (tmp_path / "daemon.log").read_text()
     assert count(db, CrawlRun, outcome="running") == 0
+    assert_consistent(db)
+
+
+def test_a_crawl_still_running_after_the_shutdown_timeout_is_abandoned_and_its_run_says_so(
+        daemon, newsmon_sqlite: Newsmon, tmp_path: Path) -> None:
+    with young_site(n=3) as site:
+        site.latency = 4   # every answer takes 4 s: the crawl cannot close within the 1 s allowed
+        d = daemon(write_config(tmp_path, site, shutdown="1s"))
+        db = newsmon_sqlite.db
+        wait_for(lambda: count(db, CrawlRun, outcome="running") >= 1, 30, "a crawl under way")
+        started = time.monotonic()
+        assert d.stop(signal.SIGTERM) == 0
+        assert time.monotonic() - started < 6
+    log = (tmp_path / "daemon.log").read_text()
+    assert "abandoned" in log and "daemon stopped" in log
+    assert count(db, CrawlRun, outcome="running") == 0
+    assert count(db, CrawlRun, outcome="interrupted") >= 1
     assert_consistent(db)
 
 
