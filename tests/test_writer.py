@@ -108,6 +108,31 @@ def test_a_crawl_s_full_batches_are_written_by_the_writer_process_and_the_next_c
     assert_consistent(newsmon.db)
 
 
+def test_a_redesign_read_in_the_writer_process_is_no_edit_and_the_edits_made_with_it_are_caught(
+        newsmon: Newsmon) -> None:
+    """The writer reads stored pages again with the extractor that read the new markup (ingest's `_switch`):
+    what it is sent of the spider (its StoredPageReader) reads as the spider would."""
+    with big_site(120, 437000) as site:
+        subprocess.run(scrapy_crawl(site), env=newsmon.env, cwd=ROOT, capture_output=True, timeout=300, check=True)
+        site.theme = "modern"   # the site's other layout: its pages are read by another extractor
+        edited = [437000 + i for i in range(0, 120, 24)]
+        for article_id in edited:
+            article = site.article(article_id)
+            paragraph = next(b for b in article.blocks if b.kind == "p")
+            paragraph.text += " Une phrase ajoutée après la refonte."
+            site.edit(article_id, blocks=list(article.blocks))
+        again = subprocess.run(scrapy_crawl(site, revisit="all"), env=newsmon.env, cwd=ROOT, capture_output=True,
+                               text=True, timeout=300, check=True)
+        assert writer_batches(again.stderr) >= 2, again.stderr[-2000:]
+    changes = newsmon.changes()
+    edits = {int(c["article_id"]): c for c in changes if c["text_changed"]}
+    assert sorted(edits) == edited
+    assert all(c["added_words"] == 6 and c["removed_words"] == 0 for c in edits.values())
+    switched = {int(c["article_id"]) for c in changes if c["fields"][:1] == ["extractor"] and not c["text_changed"]}
+    assert switched >= set(range(437000, 437120)) - set(edited)
+    assert_consistent(newsmon.db)
+
+
 def test_a_killed_writer_loses_only_the_batch_it_held_and_the_next_crawl_catches_up(newsmon: Newsmon) -> None:
     with big_site(600, 434000) as site:
         crawl = slow_crawl(newsmon, site)
