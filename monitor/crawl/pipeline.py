@@ -1,5 +1,5 @@
-"""The Scrapy item pipeline that stores fetches: batched, each batch written away from the event loop (a
-full one in the writer process, any other in a thread: monitor/crawl/writer.py).
+"""The Scrapy item pipeline that stores fetches: batched, each batch written away from the event loop (a full
+batch of pages read in the writer process, any other in a thread: monitor/crawl/writer.py).
 
 Writing one fetch at a time stalls Scrapy's event loop (~5 s and 236 ms stalls for 5,000 items); batches
 of 200 written in a thread take ~0.25 s with stalls of a few ms (FIELD-NOTES).
