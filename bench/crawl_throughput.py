@@ -485,17 +485,21 @@ class Bench:
         return [str(VENV_BIN / "newsmon"), "--db", f"sqlite:///{db}", "crawl", "lepetitjournal",
                 "--base-url", self.base, *extra]
 
-    def run_newsmon(self, kind: str, rnd: int) -> Run:
-        version = self.version(kind)
-        what, template = kind.removesuffix(BASE), self.templates[version]
-        db = self.work / f"{kind.replace('@', '-')}-{rnd}.db"  # no "@" in a database URL
+    def crawl_cmd(self, what: str, db: Path, template: Path) -> list[str]:
+        """The newsmon command of a `first` crawl, into an empty database at `db`, or of a `recheck`, of a
+        fresh copy of `template` there."""
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         if what == "recheck":
             shutil.copyfile(template, db)
-            cmd = self.newsmon(db, "--all", "--no-discovery")
-        else:
-            cmd = self.newsmon(db)
+            return self.newsmon(db, "--all", "--no-discovery")
+        return self.newsmon(db)
+
+    def run_newsmon(self, kind: str, rnd: int) -> Run:
+        version = self.version(kind)
+        what, template = kind.removesuffix(BASE), self.templates[version]
+        db = self.work / f"{kind.replace('@', '-')}-{rnd}.db"  # no "@" in a database URL
+        cmd = self.crawl_cmd(what, db, template)
         wall, cpu, rss, scpu, out = timed(cmd, self.server_pid, self.log, self.codes[version])
         m = SUMMARY.search(out)
         if not m:
@@ -547,14 +551,9 @@ def short(path: str) -> str:
 def profile_cprofile(bench: Bench, top: int, which: str) -> dict:
     import pstats
 
-    db = bench.work / "profile.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    if which == "recheck":
-        shutil.copyfile(bench.template, db)
     prof = bench.work / f"{which}.prof"
-    extra = ["--all", "--no-discovery"] if which == "recheck" else []
-    cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "monitor", *bench.newsmon(db, *extra)[1:]]
+    crawl = bench.crawl_cmd(which, bench.work / "profile.db", bench.template)
+    cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "monitor", *crawl[1:]]
     wall, cpu, _, _, out = timed(cmd, bench.server_pid, bench.log)
     stats = pstats.Stats(str(prof))
     total = stats.total_tt  # type: ignore[attr-defined]
@@ -563,7 +562,7 @@ def profile_cprofile(bench: Bench, top: int, which: str) -> dict:
         rows.append({"function": f"{func} ({short(file)}:{line})", "calls": nc, "self_s": tt, "cum_s": ct})
     by_self = sorted(rows, key=lambda r: -r["self_s"])[:top]
     by_cum = sorted(rows, key=lambda r: -r["cum_s"])[:top * 2]
-    return {"tool": "cProfile (main thread only: the pipeline's database thread is not seen)",
+    return {"tool": "cProfile (main thread only: the pipeline's database thread and writer process are not seen)",
             "wall": wall, "cpu": cpu, "total_s": total, "self": by_self, "cumulative": by_cum,
             "file": str(prof), "summary": out.strip(), "run": which}
 
@@ -576,16 +575,10 @@ def profile_pyspy(bench: Bench, top: int, pyspy: str, which: str) -> dict:
     add up to the time the process spends running Python (and the C code it calls without releasing the
     GIL: lxml, zlib...), in whatever thread."""
     raw = bench.work / f"{which}.pyspy.txt"
-    db = bench.work / "profile.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    if which == "recheck":
-        shutil.copyfile(bench.template, db)
-        target = bench.newsmon(db, "--all", "--no-discovery")
-    elif which == "first":
-        target = bench.newsmon(db)
-    else:
+    if which == "bare":
         target = bench.bare_cmd()
+    else:
+        target = bench.crawl_cmd(which, bench.work / "profile.db", bench.template)
     cmd = [pyspy, "record", "--format", "raw", "--gil", "--threads", "-r", str(SAMPLE_RATE), "-o", str(raw), "--",
            *target]
     wall, cpu, _, _, out = timed(cmd, bench.server_pid, bench.log)
